@@ -1,0 +1,2 @@
+//! The `blb` command line.
+fn main() {}

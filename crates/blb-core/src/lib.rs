@@ -1,5 +1,40 @@
-//! blb-core: the sans-IO engine of blb (flow table, balancers, load estimation).
+//! blb-core: the sans-IO engine of blb, a load balancer for clusters of network intrusion
+//! detection sensors.
+//!
+//! No sockets, no files, no clocks: packets go in as parsed metadata ([`packet::PacketMeta`])
+//! with their timestamps, decisions ([`sensor::SensorSet`]) come out. The pieces:
+//!
+//! * [`flow_key`]: the canonical bidirectional flow key;
+//! * [`flow_table`]: flows with per-state idle timeouts on a timer wheel and a hard cap;
+//! * [`fragments`]: where each fragmented datagram went;
+//! * [`balancer`]: the [`balancer::Balancer`] trait and the `single`, `round-robin` and `hash`
+//!   balancers;
+//! * [`load`]: load estimation and per-second load statistics;
+//! * [`engine`]: the state machine that ties them together.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod balancer;
+pub mod engine;
+pub mod flow_key;
+pub mod flow_table;
+pub mod fragments;
+pub mod load;
 pub mod packet;
+pub mod sensor;
+pub mod stats;
+
+pub use engine::{Engine, EngineConfig};
+
+/// Errors of the core: only settings can be wrong here.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Error {
+    /// A setting is out of range.
+    #[error("setting '{setting}' {reason}")]
+    Setting {
+        /// The setting's name as in the configuration file.
+        setting: &'static str,
+        /// What is wrong, as the end of a sentence.
+        reason: String,
+    },
+}

@@ -76,25 +76,37 @@ pub struct Addr {
 
 impl Addr {
     /// The absent address.
-    pub const NONE: Addr = Addr { family: AddrFamily::None, bytes: [0; 16] };
+    pub const NONE: Addr = Addr {
+        family: AddrFamily::None,
+        bytes: [0; 16],
+    };
 
     /// An IPv4 address.
     pub fn v4(octets: [u8; 4]) -> Self {
         let mut bytes = [0; 16];
         bytes[..4].copy_from_slice(&octets);
-        Addr { family: AddrFamily::V4, bytes }
+        Addr {
+            family: AddrFamily::V4,
+            bytes,
+        }
     }
 
     /// An IPv6 address.
     pub fn v6(octets: [u8; 16]) -> Self {
-        Addr { family: AddrFamily::V6, bytes: octets }
+        Addr {
+            family: AddrFamily::V6,
+            bytes: octets,
+        }
     }
 
     /// A MAC address.
     pub fn mac(octets: [u8; 6]) -> Self {
         let mut bytes = [0; 16];
         bytes[..6].copy_from_slice(&octets);
-        Addr { family: AddrFamily::Mac, bytes }
+        Addr {
+            family: AddrFamily::Mac,
+            bytes,
+        }
     }
 
     /// The meaningful bytes of the address.
@@ -140,7 +152,11 @@ impl std::fmt::Display for Addr {
             AddrFamily::None => f.write_str("-"),
             AddrFamily::Mac => {
                 let b = &self.bytes;
-                write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+                write!(
+                    f,
+                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                )
             }
             AddrFamily::V4 | AddrFamily::V6 => match self.to_ip() {
                 Some(ip) => write!(f, "{ip}"),

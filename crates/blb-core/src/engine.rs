@@ -1,0 +1,351 @@
+//! The engine: a deterministic state machine that takes parsed packets and the time they carry
+//! and says which sensors each packet goes to.
+//!
+//! Per packet: advance the clocks (flow and fragment expiry), find the packet's flow (both
+//! directions share it) or create it by asking the balancer, follow the flow's assignment, and
+//! account the bytes to the sensors' loads. Fragments follow their datagram:
+//!
+//! * a first fragment (offset 0) carries the ports and goes where its 5-tuple flow goes; the
+//!   datagram is remembered;
+//! * a later fragment goes where its datagram's first fragment went;
+//! * a later fragment that arrives before its first fragment is placed by a 3-tuple
+//!   pseudo-flow (addresses and protocol, no ports), so all such fragments of a datagram (and
+//!   of all datagrams between the same hosts) go to one sensor; when the first fragment then
+//!   arrives and its 5-tuple flow is new, the flow is created on that same sensor. If the
+//!   5-tuple flow already lived on another sensor, the first fragment is copied to both (its
+//!   flow and its datagram each stay whole), counted in `fragments.flow_conflicts`.
+//!
+//! Time is taken from packets and never goes backwards: a packet older than the newest seen
+//! is handled at the newest time.
+
+use crate::balancer::{Assignment, Balancer, FlowContext};
+use crate::flow_key::{FlowKey, KeyOptions};
+use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
+use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
+use crate::load::{LoadEstimator, SecondSample, SecondStats};
+use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
+use crate::sensor::{MAX_SENSORS, SensorSet};
+use crate::stats::{DropReason, EngineStats};
+
+/// Settings of the engine (everything but the balancer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Number of sensors (1 to [`MAX_SENSORS`]).
+    pub sensors: usize,
+    /// How flow keys are formed.
+    pub key: KeyOptions,
+    /// Idle timeouts.
+    pub timeouts: FlowTimeouts,
+    /// Most flows tracked at once.
+    pub flow_cap: usize,
+    /// How long a fragmented datagram is remembered.
+    pub fragment_timeout: Nanos,
+    /// Most datagrams remembered at once.
+    pub fragment_cap: usize,
+    /// Capacity of each sensor in bytes per second (one value per sensor).
+    pub capacities: Vec<f64>,
+    /// Smoothing time constant of the load estimate.
+    pub load_time_constant: Nanos,
+}
+
+impl EngineConfig {
+    /// Defaults for `sensors` sensors of `capacity` bytes per second each.
+    pub fn new(sensors: usize, capacity: f64) -> Self {
+        EngineConfig {
+            sensors,
+            key: KeyOptions::default(),
+            timeouts: FlowTimeouts::default(),
+            flow_cap: 1 << 19,
+            fragment_timeout: 30 * NANOS_PER_SEC,
+            fragment_cap: 1 << 16,
+            capacities: vec![capacity; sensors],
+            load_time_constant: NANOS_PER_SEC,
+        }
+    }
+
+    /// Check the settings; the error is one sentence naming the setting.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad =
+            |setting: &'static str, reason: String| Err(crate::Error::Setting { setting, reason });
+        if self.sensors == 0 || self.sensors > MAX_SENSORS {
+            return bad(
+                "sensors",
+                format!("must be between 1 and {MAX_SENSORS}, not {}", self.sensors),
+            );
+        }
+        if self.capacities.len() != self.sensors {
+            return bad(
+                "capacity",
+                format!(
+                    "{} capacities given for {} sensors",
+                    self.capacities.len(),
+                    self.sensors
+                ),
+            );
+        }
+        if let Some(c) = self
+            .capacities
+            .iter()
+            .find(|c| !(c.is_finite() && **c > 0.0))
+        {
+            return bad(
+                "capacity",
+                format!("must be a positive number of bytes per second, not {c}"),
+            );
+        }
+        if self.flow_cap == 0 {
+            return bad("flow_cap", "must be at least 1".into());
+        }
+        if self.fragment_cap == 0 {
+            return bad("fragment_cap", "must be at least 1".into());
+        }
+        if self.load_time_constant == 0 {
+            return bad("load_time_constant", "must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// The balancing engine. See the module documentation.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    balancer: Box<dyn Balancer>,
+    flows: FlowTable,
+    frags: FragmentTable,
+    load: LoadEstimator,
+    seconds: SecondStats,
+    stats: EngineStats,
+    now: Nanos,
+    loads_buf: Vec<f64>,
+}
+
+impl Engine {
+    /// An engine with the given settings and balancer.
+    pub fn new(cfg: EngineConfig, balancer: Box<dyn Balancer>) -> Result<Self, crate::Error> {
+        cfg.validate()?;
+        if balancer.sensors() != cfg.sensors {
+            return Err(crate::Error::Setting {
+                setting: "sensors",
+                reason: format!(
+                    "the balancer has {} sensors, the engine {}",
+                    balancer.sensors(),
+                    cfg.sensors
+                ),
+            });
+        }
+        Ok(Engine {
+            flows: FlowTable::new(cfg.flow_cap, cfg.timeouts),
+            frags: FragmentTable::new(cfg.fragment_timeout, cfg.fragment_cap),
+            load: LoadEstimator::new(cfg.capacities.clone(), cfg.load_time_constant),
+            seconds: SecondStats::new(cfg.capacities.clone()),
+            stats: EngineStats::new(cfg.sensors),
+            loads_buf: Vec::with_capacity(cfg.sensors),
+            now: 0,
+            balancer,
+            cfg,
+        })
+    }
+
+    /// Decide where a packet goes. Never fails: an empty set means the packet is dropped and
+    /// counted under [`DropReason::NoSensorAvailable`].
+    pub fn handle(&mut self, p: &PacketMeta) -> SensorSet {
+        let now = self.now.max(p.ts);
+        self.now = now;
+        let balancer = &mut self.balancer;
+        self.flows
+            .advance(now, &mut |f, _| balancer.on_flow_end(f.tag, now));
+        self.frags.advance(now);
+
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += u64::from(p.cap_len);
+        self.stats.count_class(p.class);
+
+        let sensors = match p.fragment {
+            Some(frag) => {
+                self.stats.fragments += 1;
+                self.handle_fragment(p, frag)
+            }
+            None => self.handle_flow(p, true, None),
+        };
+        self.account(sensors, p.cap_len);
+        sensors
+    }
+
+    /// Account a delivery to `sensors` of a packet of `cap_len` bytes.
+    fn account(&mut self, sensors: SensorSet, cap_len: u32) {
+        if sensors.is_empty() {
+            self.stats.drops.add(DropReason::NoSensorAvailable, 1);
+            return;
+        }
+        let bytes = u64::from(cap_len);
+        self.stats.copies += sensors.len() as u64 - 1;
+        for s in sensors {
+            if let Some(st) = self.stats.sensors.get_mut(usize::from(s)) {
+                st.packets += 1;
+                st.bytes += bytes;
+            }
+        }
+        self.load.add(sensors, bytes, self.now);
+        self.seconds.add(sensors, bytes, self.now);
+    }
+
+    /// Route by flow: the existing flow's sensors, or a new flow (pinned to `pin` if given,
+    /// else placed by the balancer).
+    fn handle_flow(
+        &mut self,
+        p: &PacketMeta,
+        with_ports: bool,
+        pin: Option<SensorSet>,
+    ) -> SensorSet {
+        let now = self.now;
+        let (key, dir) = FlowKey::from_packet(p, self.cfg.key, with_ports);
+        if let Some(flow) = self.flows.touch(&key, p, dir, now) {
+            let (sensors, tag) = (flow.sensors, flow.tag);
+            self.balancer.on_packet(tag, p, now);
+            return sensors;
+        }
+        let assignment = match pin {
+            Some(sensors) => Assignment { sensors, tag: 0 },
+            None => self.ask_balancer(p, &key),
+        };
+        let balancer = &mut self.balancer;
+        self.flows
+            .insert(key, p, dir, assignment, now, &mut |f, _| {
+                balancer.on_flow_end(f.tag, now)
+            });
+        self.stats.flows += 1;
+        for s in assignment.sensors {
+            if let Some(st) = self.stats.sensors.get_mut(usize::from(s)) {
+                st.flows += 1;
+            }
+        }
+        assignment.sensors
+    }
+
+    fn ask_balancer(&mut self, p: &PacketMeta, key: &FlowKey) -> Assignment {
+        if self.balancer.needs_loads() {
+            self.load.loads(self.now, &mut self.loads_buf);
+        } else {
+            self.loads_buf.clear();
+        }
+        let ctx = FlowContext {
+            packet: p,
+            key,
+            loads: &self.loads_buf,
+            now: self.now,
+        };
+        let mut a = self.balancer.assign(&ctx);
+        // Never deliver to a sensor that does not exist.
+        for s in a.sensors {
+            if usize::from(s) >= self.cfg.sensors {
+                a.sensors.remove(s);
+            }
+        }
+        a
+    }
+
+    fn handle_fragment(&mut self, p: &PacketMeta, frag: FragmentInfo) -> SensorSet {
+        let dkey = DatagramKey::of(p, frag.id);
+        let known = self.frags.get(&dkey);
+        if frag.is_first() && p.has_ports {
+            return match known {
+                Some(datagram) => {
+                    // Later fragments came first: join them, and keep the flow whole too.
+                    let flow = self.handle_flow(p, true, Some(datagram));
+                    if flow == datagram {
+                        datagram
+                    } else {
+                        self.frags.stats.flow_conflicts += 1;
+                        let mut both = datagram;
+                        for s in flow {
+                            both.insert(s);
+                        }
+                        both
+                    }
+                }
+                None => {
+                    let sensors = self.handle_flow(p, true, None);
+                    if frag.more {
+                        self.frags.insert(dkey, sensors, self.now);
+                    }
+                    sensors
+                }
+            };
+        }
+        if let Some(sensors) = known {
+            return sensors;
+        }
+        if !frag.is_first() {
+            self.frags.stats.out_of_order += 1;
+        }
+        let sensors = self.handle_flow(p, false, None);
+        self.frags.insert(dkey, sensors, self.now);
+        sensors
+    }
+
+    /// End of input: close the last second of load statistics and end every flow.
+    pub fn finish(&mut self) {
+        self.seconds.finish();
+        let now = self.now;
+        let balancer = &mut self.balancer;
+        self.flows
+            .drain(&mut |f, _| balancer.on_flow_end(f.tag, now));
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Count a drop that happened outside the engine (e.g. an output failed).
+    pub fn count_drop(&mut self, reason: DropReason, n: u64) {
+        self.stats.drops.add(reason, n);
+    }
+
+    /// Flow table counters.
+    pub fn flow_stats(&self) -> FlowTableStats {
+        self.flows.stats()
+    }
+
+    /// Fragment table counters.
+    pub fn fragment_stats(&self) -> FragmentStats {
+        self.frags.stats
+    }
+
+    /// Flows tracked now.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Per-second load samples so far.
+    pub fn seconds(&self) -> &[SecondSample] {
+        self.seconds.samples()
+    }
+
+    /// Current smoothed loads (percent of capacity).
+    pub fn loads(&mut self) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.load.loads(self.now, &mut out);
+        out
+    }
+
+    /// The balancer.
+    pub fn balancer(&self) -> &dyn Balancer {
+        self.balancer.as_ref()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// The engine's clock: the newest packet time seen.
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

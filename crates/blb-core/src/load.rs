@@ -1,0 +1,249 @@
+//! Load estimation: each sensor's load as a percentage of its capacity, smoothed, plus the
+//! per-second load statistics (variance across sensors, maximum) that the summary reports.
+//!
+//! The smoothed estimate is an exponentially weighted rate: every byte sent to sensor i adds
+//! `1/τ` to its rate, and rates decay by `e^{−Δt/τ}`. With τ = 1 s this reads as "bytes per
+//! second over about the last second". Time comes only from packet timestamps, so offline runs
+//! are deterministic. Decay is applied lazily (at most once per millisecond of packet time,
+//! and whenever loads are read), which keeps the per-packet cost to one addition.
+
+use crate::packet::{NANOS_PER_SEC, Nanos};
+use crate::sensor::SensorSet;
+
+/// Smallest step of packet time at which pending bytes are folded into the rates.
+const DECAY_STEP: Nanos = 1_000_000;
+
+/// Smoothed per-sensor load estimator.
+#[derive(Clone, Debug)]
+pub struct LoadEstimator {
+    capacity: Vec<f64>,
+    tau_secs: f64,
+    rate: Vec<f64>,
+    pending: Vec<u64>,
+    last: Option<Nanos>,
+}
+
+impl LoadEstimator {
+    /// One entry per sensor: its capacity in bytes per second (> 0); `tau` the smoothing
+    /// time constant.
+    pub fn new(capacity: Vec<f64>, tau: Nanos) -> Self {
+        let n = capacity.len();
+        LoadEstimator {
+            capacity,
+            tau_secs: (tau.max(1) as f64) / NANOS_PER_SEC as f64,
+            rate: vec![0.0; n],
+            pending: vec![0; n],
+            last: None,
+        }
+    }
+
+    /// Number of sensors.
+    pub fn sensors(&self) -> usize {
+        self.capacity.len()
+    }
+
+    /// Capacity of each sensor in bytes per second.
+    pub fn capacities(&self) -> &[f64] {
+        &self.capacity
+    }
+
+    /// Account `bytes` sent to each sensor of `to` at time `now`.
+    pub fn add(&mut self, to: SensorSet, bytes: u64, now: Nanos) {
+        if self.last.is_none_or(|l| now >= l + DECAY_STEP) {
+            self.fold(now);
+        }
+        for s in to {
+            if let Some(p) = self.pending.get_mut(usize::from(s)) {
+                *p += bytes;
+            }
+        }
+    }
+
+    /// Write each sensor's load (percent of capacity) at `now` into `out`.
+    pub fn loads(&mut self, now: Nanos, out: &mut Vec<f64>) {
+        self.fold(now);
+        out.clear();
+        out.extend(
+            self.rate
+                .iter()
+                .zip(&self.capacity)
+                .map(|(r, c)| 100.0 * r / c),
+        );
+    }
+
+    /// Predicted load (percent of sensor `s`'s capacity) of a flow sending `bytes_per_sec`.
+    pub fn load_of_rate(&self, s: usize, bytes_per_sec: f64) -> f64 {
+        self.capacity
+            .get(s)
+            .map_or(0.0, |c| 100.0 * bytes_per_sec / c)
+    }
+
+    fn fold(&mut self, now: Nanos) {
+        let dt = match self.last {
+            Some(l) if now > l => (now - l) as f64 / NANOS_PER_SEC as f64,
+            Some(_) => 0.0,
+            None => 0.0,
+        };
+        let decay = (-dt / self.tau_secs).exp();
+        for (r, p) in self.rate.iter_mut().zip(self.pending.iter_mut()) {
+            *r = *r * decay + (*p as f64) / self.tau_secs;
+            *p = 0;
+        }
+        if self.last.is_none_or(|l| now > l) {
+            self.last = Some(now);
+        }
+    }
+}
+
+/// One second's load picture.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct SecondSample {
+    /// Second index since the Unix epoch.
+    pub second: u64,
+    /// Population variance of the sensors' loads in that second (%²).
+    pub variance: f64,
+    /// Highest sensor load in that second (%).
+    pub max_load: f64,
+    /// Mean sensor load (%).
+    pub mean_load: f64,
+}
+
+/// Per-second load accounting: the load of sensor i in a second is
+/// `100 × bytes sent to i in that second / capacity of i`; the variance is the population
+/// variance over sensors, as in the paper's constraint (4). Seconds without any packet (gaps
+/// in a capture) are not sampled.
+#[derive(Clone, Debug)]
+pub struct SecondStats {
+    capacity: Vec<f64>,
+    current: Option<u64>,
+    bytes: Vec<u64>,
+    samples: Vec<SecondSample>,
+}
+
+impl SecondStats {
+    /// One capacity (bytes/s) per sensor.
+    pub fn new(capacity: Vec<f64>) -> Self {
+        let n = capacity.len();
+        SecondStats {
+            capacity,
+            current: None,
+            bytes: vec![0; n],
+            samples: Vec::new(),
+        }
+    }
+
+    /// Account `bytes` sent to the sensors of `to` at `now`.
+    pub fn add(&mut self, to: SensorSet, bytes: u64, now: Nanos) {
+        let sec = now / NANOS_PER_SEC;
+        match self.current {
+            Some(c) if sec > c => {
+                self.close();
+                self.current = Some(sec);
+            }
+            None => self.current = Some(sec),
+            _ => {}
+        }
+        for s in to {
+            if let Some(b) = self.bytes.get_mut(usize::from(s)) {
+                *b += bytes;
+            }
+        }
+    }
+
+    /// Close the current second (call at end of input).
+    pub fn finish(&mut self) {
+        self.close();
+        self.current = None;
+    }
+
+    /// The samples so far, one per second that carried traffic.
+    pub fn samples(&self) -> &[SecondSample] {
+        &self.samples
+    }
+
+    fn close(&mut self) {
+        let Some(second) = self.current else { return };
+        let n = self.capacity.len().max(1) as f64;
+        let loads = self
+            .bytes
+            .iter()
+            .zip(&self.capacity)
+            .map(|(&b, c)| 100.0 * b as f64 / c);
+        let mean = loads.clone().sum::<f64>() / n;
+        let variance = loads.clone().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n;
+        let max_load = loads.fold(0.0, f64::max);
+        self.samples.push(SecondSample {
+            second,
+            variance,
+            max_load,
+            mean_load: mean,
+        });
+        self.bytes.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+/// Population variance of a set of loads: `1/n Σ (L_i − μ)²`.
+pub fn variance(loads: &[f64]) -> f64 {
+    if loads.is_empty() {
+        return 0.0;
+    }
+    let n = loads.len() as f64;
+    let mean = loads.iter().sum::<f64>() / n;
+    loads.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const S: Nanos = NANOS_PER_SEC;
+
+    #[test]
+    fn steady_rate_converges_to_capacity_share() {
+        // 1 MB/s into sensor 0 of capacity 10 MB/s: load → 10 %.
+        let mut e = LoadEstimator::new(vec![10e6, 10e6], S);
+        for ms in 0..10_000u64 {
+            e.add(SensorSet::one(0), 1000, ms * 1_000_000);
+        }
+        let mut out = Vec::new();
+        e.loads(10 * S, &mut out);
+        assert!((out[0] - 10.0).abs() < 0.2, "load {}", out[0]);
+        assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn load_decays_when_idle() {
+        let mut e = LoadEstimator::new(vec![1e6], S);
+        e.add(SensorSet::one(0), 1_000_000, 0);
+        let mut out = Vec::new();
+        e.loads(0, &mut out);
+        let start = out[0];
+        e.loads(S, &mut out);
+        assert!((out[0] / start - (-1.0f64).exp()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn per_second_variance_matches_hand_computation() {
+        // Paper's numbers: 10 sensors of 10 MB/s, 1 MB in one second all on one sensor:
+        // loads 10,0,...,0, mean 1, variance (81 + 9·1)/10 = 9.
+        let mut s = SecondStats::new(vec![10e6; 10]);
+        s.add(SensorSet::one(0), 1_000_000, 5 * S);
+        s.add(SensorSet::one(0), 0, 5 * S + 1);
+        s.finish();
+        let sample = s.samples()[0];
+        assert!((sample.variance - 9.0).abs() < 1e-9);
+        assert!((sample.max_load - 10.0).abs() < 1e-9);
+        assert!((sample.mean_load - 1.0).abs() < 1e-9);
+        assert!(
+            (variance(&[10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]) - 9.0).abs() < 1e-9
+        );
+    }
+
+    #[test]
+    fn idle_seconds_are_not_sampled() {
+        let mut s = SecondStats::new(vec![1.0; 2]);
+        s.add(SensorSet::one(0), 1, 0);
+        s.add(SensorSet::one(1), 1, 86_400 * S);
+        s.finish();
+        assert_eq!(s.samples().len(), 2);
+    }
+}

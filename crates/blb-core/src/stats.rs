@@ -1,0 +1,117 @@
+//! Counters the engine keeps for the summary and the metrics: per sensor, per class of
+//! packet, and drops by named reason.
+
+use crate::packet::PacketClass;
+
+/// Why a packet was not delivered. Every packet is delivered to at least one sensor or counted
+/// under one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The balancer had no sensor to offer (all sensors out of service).
+    NoSensorAvailable,
+    /// The packet's link type differs from the one its output file was opened with.
+    LinkTypeMismatch,
+    /// A sensor's output failed (write error, closed socket).
+    SensorWriteError,
+    /// A sensor's queue was full (live mode: the sensor could not keep up).
+    SensorQueueFull,
+}
+
+impl DropReason {
+    /// All reasons, in reporting order.
+    pub const ALL: [DropReason; 4] = [
+        DropReason::NoSensorAvailable,
+        DropReason::LinkTypeMismatch,
+        DropReason::SensorWriteError,
+        DropReason::SensorQueueFull,
+    ];
+
+    /// The reason's name in summaries and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::NoSensorAvailable => "no_sensor_available",
+            DropReason::LinkTypeMismatch => "link_type_mismatch",
+            DropReason::SensorWriteError => "sensor_write_error",
+            DropReason::SensorQueueFull => "sensor_queue_full",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Drop counters by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops([u64; 4]);
+
+impl Drops {
+    /// Count one drop.
+    pub fn add(&mut self, reason: DropReason, n: u64) {
+        self.0[reason.index()] += n;
+    }
+    /// The count for one reason.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+    /// Total drops.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+    /// `(name, count)` for every reason, zero or not.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL.iter().map(|&r| (r.name(), self.get(r)))
+    }
+}
+
+/// Per-sensor counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SensorStats {
+    /// Packets delivered (copies included).
+    pub packets: u64,
+    /// Captured bytes delivered.
+    pub bytes: u64,
+    /// Flows assigned.
+    pub flows: u64,
+}
+
+/// The engine's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EngineStats {
+    /// Packets handed to the engine.
+    pub packets_in: u64,
+    /// Captured bytes handed to the engine.
+    pub bytes_in: u64,
+    /// Per sensor.
+    pub sensors: Vec<SensorStats>,
+    /// Flows created (including non-IP and fragment pseudo-flows).
+    pub flows: u64,
+    /// Non-IP frames (ARP, STP, LLDP, ...), forwarded by MAC pair.
+    pub non_ip: u64,
+    /// Frames that could not be parsed, forwarded by whatever addresses were recovered.
+    pub unparsable: u64,
+    /// IP fragments.
+    pub fragments: u64,
+    /// Extra copies delivered beyond the first sensor of each packet (duplication).
+    pub copies: u64,
+    /// Packets not delivered, by reason.
+    pub drops: Drops,
+}
+
+impl EngineStats {
+    /// Counters for `n` sensors.
+    pub fn new(n: usize) -> Self {
+        EngineStats {
+            sensors: vec![SensorStats::default(); n],
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn count_class(&mut self, class: PacketClass) {
+        match class {
+            PacketClass::Ip => {}
+            PacketClass::NonIp => self.non_ip += 1,
+            PacketClass::Unparsable => self.unparsable += 1,
+        }
+    }
+}

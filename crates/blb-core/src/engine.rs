@@ -215,6 +215,10 @@ impl Engine {
                 balancer.on_flow_end(f.tag, now)
             });
         self.stats.flows += 1;
+        if pin.is_some() {
+            self.stats.pinned_flows += 1;
+            return assignment.sensors;
+        }
         for s in assignment.sensors {
             if let Some(st) = self.stats.sensors.get_mut(usize::from(s)) {
                 st.flows += 1;
@@ -301,6 +305,38 @@ impl Engine {
     /// Count a drop that happened outside the engine (e.g. an output failed).
     pub fn count_drop(&mut self, reason: DropReason, n: u64) {
         self.stats.drops.add(reason, n);
+    }
+
+    /// Take back deliveries that failed outside the engine: `failed` are the sensors of the
+    /// last decision `sent` whose outputs could not take the packet of `cap_len` bytes. When
+    /// no sensor got it, it counts as one drop under `reason`; otherwise one copy fewer.
+    pub fn undelivered(
+        &mut self,
+        sent: SensorSet,
+        failed: SensorSet,
+        cap_len: u32,
+        reason: DropReason,
+    ) {
+        let mut lost = 0u64;
+        for s in failed {
+            if !sent.contains(s) {
+                continue;
+            }
+            if let Some(st) = self.stats.sensors.get_mut(usize::from(s)) {
+                st.packets = st.packets.saturating_sub(1);
+                st.bytes = st.bytes.saturating_sub(u64::from(cap_len));
+                lost += 1;
+            }
+        }
+        if lost == 0 {
+            return;
+        }
+        if lost >= sent.len() as u64 {
+            self.stats.copies = self.stats.copies.saturating_sub(lost - 1);
+            self.stats.drops.add(reason, 1);
+        } else {
+            self.stats.copies = self.stats.copies.saturating_sub(lost);
+        }
     }
 
     /// Flow table counters.

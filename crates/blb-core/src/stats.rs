@@ -71,7 +71,7 @@ pub struct SensorStats {
     pub packets: u64,
     /// Captured bytes delivered.
     pub bytes: u64,
-    /// Flows assigned.
+    /// Flows the balancer assigned to this sensor.
     pub flows: u64,
 }
 
@@ -86,6 +86,10 @@ pub struct EngineStats {
     pub sensors: Vec<SensorStats>,
     /// Flows created (including non-IP and fragment pseudo-flows).
     pub flows: u64,
+    /// Flows created without asking the balancer, on the sensor their datagram's earlier
+    /// fragments already went to (see the engine docs). They are not in the per-sensor flow
+    /// counts, which count the balancer's decisions.
+    pub pinned_flows: u64,
     /// Non-IP frames (ARP, STP, LLDP, ...), forwarded by MAC pair.
     pub non_ip: u64,
     /// Frames that could not be parsed, forwarded by whatever addresses were recovered.

@@ -1,0 +1,115 @@
+//! Raw command-line flags (first stage of argument handling). Nothing here is validated beyond
+//! its type: `settings` turns these, merged with the configuration file, into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// blb: a benefit-based load balancer for clusters of network intrusion detection sensors.
+#[derive(Debug, Parser)]
+#[command(name = "blb", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Split a capture file across N sensors, one output capture per sensor.
+    Balance(BalanceArgs),
+    /// Generate a traffic scenario as a pcap file.
+    Generate(GenerateArgs),
+}
+
+/// Flags of `blb balance`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BalanceArgs {
+    /// Capture file to read (pcap or pcapng); `-` reads standard input.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+    /// Number of sensors (1 to 64).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub sensors: Option<usize>,
+    /// Balancing algorithm: single, round-robin or hash.
+    #[arg(short = 'a', long, value_name = "ALGORITHM")]
+    pub algorithm: Option<String>,
+    /// Directory that receives sensor-0.pcap .. sensor-{N-1}.pcap.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub write_dir: Option<PathBuf>,
+    /// What the hash balancer hashes: ip-pair or five-tuple.
+    #[arg(long, value_name = "MODE")]
+    pub hash_mode: Option<String>,
+    /// SipHash key, 32 hexadecimal digits (default: a random key per run).
+    #[arg(long, value_name = "HEX")]
+    pub hash_key: Option<String>,
+    /// Capacity of each sensor in bytes per second (load = 100 × rate / capacity).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub capacity: Option<f64>,
+    /// Write the JSON summary to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// TOML configuration file with every setting (see blb.example.toml); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Most flows tracked at once (evictions beyond are counted).
+    #[arg(long, value_name = "N")]
+    pub flow_cap: Option<usize>,
+    /// Make the outermost VLAN id part of the flow key.
+    #[arg(long)]
+    pub vlan_in_key: bool,
+    /// Smoothing time constant of the load estimate, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub load_time_constant: Option<f64>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Flags of `blb generate`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GenerateArgs {
+    /// Scenario: udp-flood, syn-flood, port-sweep, port-scan or background.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// Output pcap file (`-` for standard output).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: PathBuf,
+    /// Seed of the generator: the same seed gives the same file.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Length of the attack (or of the whole capture for background), in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Seconds of background-only traffic before the attack starts.
+    #[arg(long, value_name = "SECS")]
+    pub training: Option<f64>,
+    /// Number of attacking hosts (udp-flood).
+    #[arg(long, value_name = "N")]
+    pub attackers: Option<u64>,
+    /// New attacking sources per second (udp-flood).
+    #[arg(long, value_name = "N")]
+    pub join_rate: Option<f64>,
+    /// Attack traffic at the victim, bytes per second (udp-flood).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub attack_rate: Option<f64>,
+    /// Frame size of attack packets in bytes (udp-flood).
+    #[arg(long, value_name = "BYTES")]
+    pub packet_size: Option<u32>,
+    /// Draw random ports per packet instead of once per attacker (udp-flood).
+    #[arg(long)]
+    pub ports_per_packet: bool,
+    /// Background packets per second.
+    #[arg(long, value_name = "PPS")]
+    pub background_rate: Option<f64>,
+    /// SYNs per second (syn-flood).
+    #[arg(long, value_name = "PPS")]
+    pub syn_rate: Option<f64>,
+    /// Probes per second (port-sweep).
+    #[arg(long, value_name = "PPS")]
+    pub sweep_rate: Option<f64>,
+    /// TOML configuration file; its [generate] table sets any generator option.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}

@@ -1,0 +1,172 @@
+//! The offline pipeline of `blb balance`: read a capture, parse each frame, let the engine
+//! decide, write each packet to its sensors' captures.
+
+pub mod output;
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use blb_core::Engine;
+use blb_core::sensor::SensorSet;
+use blb_core::stats::DropReason;
+use blb_pcap::CaptureReader;
+
+use crate::settings::{Algorithm, BalanceSettings, KeySource};
+use crate::summary::Summary;
+use output::{SensorFiles, Written};
+
+/// Packets between progress-bar updates.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// The outcome of a run: the summary, and the input error that cut it short, if any.
+pub struct Outcome {
+    /// What happened.
+    pub summary: Summary,
+    /// The error that stopped reading (the packets before it were written).
+    pub input_error: Option<anyhow::Error>,
+}
+
+/// Open the input: a file, or standard input for `-`.
+pub fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(file), len))
+}
+
+/// Run `blb balance` with checked settings. Errors before the first packet (unreadable input,
+/// bad capture header, unwritable output) are returned as errors; an error while reading
+/// packets stops the run, and the outcome carries it after every packet before it was written.
+pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let name = settings.read.display().to_string();
+    let (input, len) = open_input(&settings.read)?;
+    let mut reader =
+        CaptureReader::new(input).with_context(|| format!("{name}: cannot read the capture"))?;
+    let mut engine = Engine::new(settings.engine.clone(), settings.balancer())?;
+    let n = settings.engine.sensors;
+
+    let progress = progress_bar(settings.progress, len);
+    let mut input_error = None;
+    let stopped = |e: blb_pcap::PcapError| {
+        anyhow::Error::new(e).context(format!("{name}: input stopped early"))
+    };
+    // Outputs are opened at the first packet, when the pcapng interfaces before it are known.
+    let first = match reader.next_packet() {
+        Ok(Some(p)) => Some((p.link_type, p.ts_nanos, p.wire_len, p.data.to_vec())),
+        Ok(None) => None,
+        Err(e) => {
+            input_error = Some(stopped(e));
+            None
+        }
+    };
+    let mut types = reader.link_types();
+    types.extend(first.as_ref().map(|f| f.0));
+    let mut files = SensorFiles::create(
+        &settings.write_dir,
+        n,
+        &types,
+        reader.precision(),
+        reader.snaplen(),
+    )?;
+    if let Some((link_type, ts, wire_len, data)) = first {
+        deliver(&mut engine, &mut files, link_type, ts, wire_len, &data)?;
+        loop {
+            let packet = match reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    input_error = Some(stopped(e));
+                    break;
+                }
+            };
+            deliver(
+                &mut engine,
+                &mut files,
+                packet.link_type,
+                packet.ts_nanos,
+                packet.wire_len,
+                packet.data,
+            )?;
+            if let Some(pb) = &progress {
+                if packet.number % PROGRESS_EVERY == 0 {
+                    pb.set_position(reader.bytes_consumed());
+                }
+            }
+        }
+    }
+    files.finish()?;
+    engine.finish();
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+
+    let paths: Vec<String> = files
+        .paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut summary = Summary::from_engine(&engine, name, &paths);
+    if settings.algorithm == Algorithm::Hash {
+        summary.hash_mode = Some(settings.hash_mode.to_string());
+        summary.hash_key = Some(
+            match settings.key_source {
+                KeySource::Configured => "configured",
+                KeySource::Random => "random",
+            }
+            .to_string(),
+        );
+    }
+    summary.input_error = input_error.as_ref().map(|e| format!("{e:#}"));
+    summary.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(Outcome {
+        summary,
+        input_error,
+    })
+}
+
+/// Parse one frame, let the engine decide, write it to its sensors.
+fn deliver(
+    engine: &mut Engine,
+    files: &mut SensorFiles,
+    link_type: u32,
+    ts: u64,
+    wire_len: u32,
+    data: &[u8],
+) -> anyhow::Result<()> {
+    let meta = blb_wire::parse(link_type, ts, wire_len, data);
+    let sensors = engine.handle(&meta);
+    let mut mismatched = SensorSet::EMPTY;
+    for s in sensors {
+        if files.write(usize::from(s), link_type, ts, wire_len, data)? == Written::LinkTypeMismatch
+        {
+            mismatched.insert(s);
+        }
+    }
+    if !mismatched.is_empty() {
+        let cap_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        engine.undelivered(sensors, mismatched, cap_len, DropReason::LinkTypeMismatch);
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, len: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = match len {
+        Some(l) => indicatif::ProgressBar::new(l).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    Some(pb)
+}

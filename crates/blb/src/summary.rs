@@ -1,0 +1,223 @@
+//! The run summary: JSON for scripts (`--summary FILE|-`) and a short text for people.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use blb_core::Engine;
+use blb_core::flow_table::FlowTableStats;
+use serde::Serialize;
+
+/// One sensor's share.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SensorSummary {
+    /// Sensor index.
+    pub sensor: usize,
+    /// Its output.
+    pub output: String,
+    /// Packets delivered.
+    pub packets: u64,
+    /// Captured bytes delivered.
+    pub bytes: u64,
+    /// Flows the balancer assigned to this sensor.
+    pub flows: u64,
+}
+
+/// Fragment handling.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FragmentSummary {
+    /// Packets that were IP fragments.
+    pub packets: u64,
+    /// Datagrams tracked.
+    pub datagrams: u64,
+    /// Non-first fragments seen before their first fragment.
+    pub out_of_order: u64,
+    /// First fragments copied to two sensors to keep both their flow and datagram whole.
+    pub flow_conflicts: u64,
+    /// Datagrams forgotten because the fragment table was full.
+    pub evicted: u64,
+}
+
+/// Load statistics.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LoadSummary {
+    /// Capacity of each sensor, bytes per second.
+    pub capacity_bytes_per_sec: Vec<f64>,
+    /// Seconds that carried traffic (the samples below).
+    pub seconds: usize,
+    /// Mean over seconds of the per-second variance of sensor load (%²).
+    pub variance_mean: f64,
+    /// Highest per-second variance of sensor load (%²).
+    pub variance_max: f64,
+    /// Highest per-second load of any sensor (% of its capacity).
+    pub max_load: f64,
+}
+
+/// The whole summary.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    /// Input file (`-` for standard input).
+    pub input: String,
+    /// Algorithm.
+    pub algorithm: String,
+    /// Hash mode, for `hash`.
+    pub hash_mode: Option<String>,
+    /// `configured` or `random`, for `hash` (the key itself is secret).
+    pub hash_key: Option<String>,
+    /// Number of sensors.
+    pub sensors: usize,
+    /// Packets read.
+    pub packets_in: u64,
+    /// Captured bytes read.
+    pub bytes_in: u64,
+    /// Packets delivered, copies included (= packets_in − drops_total + copies).
+    pub packets_out: u64,
+    /// Per sensor.
+    pub per_sensor: Vec<SensorSummary>,
+    /// Flows created (= sum of per-sensor flows + pinned_flows).
+    pub flows_total: u64,
+    /// Flows placed on the sensor of their datagram's earlier fragments without asking the
+    /// balancer.
+    pub pinned_flows: u64,
+    /// Flows removed because the flow table was full.
+    pub flow_table_evictions: u64,
+    /// All flow-table counters.
+    pub flow_table: FlowTableStats,
+    /// Packets not delivered, by reason (every reason listed).
+    pub drops: BTreeMap<String, u64>,
+    /// Sum of `drops`.
+    pub drops_total: u64,
+    /// Non-IP frames (forwarded by MAC pair).
+    pub non_ip: u64,
+    /// Unparsable frames (forwarded by whatever addresses were recovered).
+    pub unparsable: u64,
+    /// Fragment handling.
+    pub fragments: FragmentSummary,
+    /// Extra copies delivered (duplication).
+    pub copies: u64,
+    /// Load statistics.
+    pub load: LoadSummary,
+    /// The error that stopped reading the input early, if any (packets before it were
+    /// delivered).
+    pub input_error: Option<String>,
+    /// Wall time of the run in seconds.
+    pub elapsed_secs: f64,
+}
+
+impl Summary {
+    /// Collect the summary from a finished engine.
+    pub fn from_engine(engine: &Engine, input: String, outputs: &[String]) -> Self {
+        let st = engine.stats();
+        let fl = engine.flow_stats();
+        let fr = engine.fragment_stats();
+        let seconds = engine.seconds();
+        let n = seconds.len();
+        let variance_mean = if n == 0 {
+            0.0
+        } else {
+            seconds.iter().map(|s| s.variance).sum::<f64>() / n as f64
+        };
+        let variance_max = seconds.iter().map(|s| s.variance).fold(0.0, f64::max);
+        let max_load = seconds.iter().map(|s| s.max_load).fold(0.0, f64::max);
+        let per_sensor = st
+            .sensors
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SensorSummary {
+                sensor: i,
+                output: outputs.get(i).cloned().unwrap_or_default(),
+                packets: s.packets,
+                bytes: s.bytes,
+                flows: s.flows,
+            })
+            .collect::<Vec<_>>();
+        Summary {
+            input,
+            algorithm: engine.balancer().name().to_string(),
+            hash_mode: None,
+            hash_key: None,
+            sensors: engine.config().sensors,
+            packets_in: st.packets_in,
+            bytes_in: st.bytes_in,
+            packets_out: per_sensor.iter().map(|s| s.packets).sum(),
+            per_sensor,
+            flows_total: st.flows,
+            pinned_flows: st.pinned_flows,
+            flow_table_evictions: fl.evicted,
+            flow_table: fl,
+            drops: st.drops.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            drops_total: st.drops.total(),
+            non_ip: st.non_ip,
+            unparsable: st.unparsable,
+            fragments: FragmentSummary {
+                packets: st.fragments,
+                datagrams: fr.datagrams,
+                out_of_order: fr.out_of_order,
+                flow_conflicts: fr.flow_conflicts,
+                evicted: fr.evicted,
+            },
+            copies: st.copies,
+            load: LoadSummary {
+                capacity_bytes_per_sec: engine.config().capacities.clone(),
+                seconds: n,
+                variance_mean,
+                variance_max,
+                max_load,
+            },
+            input_error: None,
+            elapsed_secs: 0.0,
+        }
+    }
+
+    /// Write the JSON summary to a file, or to standard output for `-`.
+    pub fn write_json(&self, to: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        if to.as_os_str() == "-" {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}").context("cannot write the summary to standard output")?;
+        } else {
+            std::fs::write(to, text + "\n")
+                .with_context(|| format!("cannot write summary {}", to.display()))?;
+        }
+        Ok(())
+    }
+
+    /// A few lines for a person.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "{} packets ({} bytes) in {:.2} s, {} flows, algorithm {} over {} sensors\n",
+            self.packets_in,
+            self.bytes_in,
+            self.elapsed_secs,
+            self.flows_total,
+            self.algorithm,
+            self.sensors
+        );
+        for p in &self.per_sensor {
+            let share = if self.packets_in == 0 {
+                0.0
+            } else {
+                100.0 * p.packets as f64 / self.packets_in as f64
+            };
+            s += &format!(
+                "  sensor {:>2}: {:>10} packets ({share:5.1} %) {:>12} bytes {:>8} flows\n",
+                p.sensor, p.packets, p.bytes, p.flows
+            );
+        }
+        s += &format!(
+            "non-IP {}, unparsable {}, fragments {}, copies {}, drops {}, flow-table evictions {}\n",
+            self.non_ip,
+            self.unparsable,
+            self.fragments.packets,
+            self.copies,
+            self.drops_total,
+            self.flow_table_evictions
+        );
+        s += &format!(
+            "load variance per second: mean {:.3}, max {:.3} (%²); max sensor load {:.2} %\n",
+            self.load.variance_mean, self.load.variance_max, self.load.max_load
+        );
+        s
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the `blb` binary, run end to end on the shared captures and checked
+//! with tcpdump and tshark.
+
+mod cli;
+mod determinism;
+mod malformed;
+mod shared_pcaps;
+mod util;

@@ -1,0 +1,93 @@
+//! Criterion benchmark of `blb_wire::parse` on typical frames: TCP/IPv4, UDP/IPv6, a
+//! VLAN-tagged TCP/IPv4 frame and an MPLS-labelled one.
+
+use std::hint::black_box;
+
+use blb_wire::{linktype, parse};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use etherparse::PacketBuilder;
+
+fn tcp4() -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 168, 1, 10], [10, 1, 2, 3], 64)
+        .tcp(40000, 443, 1, 65535)
+        .ack(7)
+        .write(&mut v, &[0; 1000])
+        .unwrap();
+    v
+}
+
+fn udp6() -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(5353, 53)
+        .write(&mut v, &[0; 200])
+        .unwrap();
+    v
+}
+
+/// Insert `tags` (TPID, TCI) after the MAC addresses.
+fn with_tags(f: &[u8], tags: &[[u8; 4]]) -> Vec<u8> {
+    let mut v = f[..12].to_vec();
+    for t in tags {
+        v.extend_from_slice(t);
+    }
+    v.extend_from_slice(&f[12..]);
+    v
+}
+
+fn mpls(f: &[u8]) -> Vec<u8> {
+    let mut v = f[..12].to_vec();
+    v.extend_from_slice(&[0x88, 0x47, 0, 0x10, 0, 64, 0, 0x20, 0x01, 64]);
+    v.extend_from_slice(&f[14..]);
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let tcp4 = tcp4();
+    let cases = [
+        ("tcp4", tcp4.clone()),
+        ("udp6", udp6()),
+        ("vlan_tcp4", with_tags(&tcp4, &[[0x81, 0, 0x03, 0xaf]])),
+        (
+            "qinq_tcp4",
+            with_tags(&tcp4, &[[0x88, 0xa8, 0x05, 0xf5], [0x81, 0, 0, 30]]),
+        ),
+        ("mpls_tcp4", mpls(&tcp4)),
+    ];
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(1));
+    for (name, frame) in &cases {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                parse(
+                    black_box(linktype::ETHERNET),
+                    black_box(1),
+                    black_box(frame.len() as u32),
+                    black_box(frame),
+                )
+            })
+        });
+    }
+    // The floor: an unsupported link type returns right after filling the record.
+    g.bench_function("unsupported_link", |b| {
+        b.iter(|| {
+            parse(
+                black_box(9999),
+                black_box(1),
+                black_box(60),
+                black_box(&tcp4[..]),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,7 @@
+//! File-based tests of blb-wire: every shared capture, known contents, tshark comparison, and
+//! property tests on arbitrary bytes.
+
+mod capture;
+mod files;
+mod props;
+mod tshark;

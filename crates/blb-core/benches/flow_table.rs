@@ -3,9 +3,9 @@
 use std::hint::black_box;
 
 use blb_core::balancer::{HashBalancer, HashKey, HashMode};
-use blb_core::packet::{proto, Addr, PacketMeta, NANOS_PER_SEC};
+use blb_core::packet::{Addr, NANOS_PER_SEC, PacketMeta, proto};
 use blb_core::{Engine, EngineConfig};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 fn packet(i: u32, ts: u64) -> PacketMeta {
     PacketMeta {
@@ -25,7 +25,11 @@ fn packet(i: u32, ts: u64) -> PacketMeta {
 fn engine(cap: usize) -> Engine {
     let mut cfg = EngineConfig::new(10, 125e6);
     cfg.flow_cap = cap;
-    Engine::new(cfg, Box::new(HashBalancer::new(10, HashMode::FiveTuple, HashKey([1; 16])))).expect("engine")
+    Engine::new(
+        cfg,
+        Box::new(HashBalancer::new(10, HashMode::FiveTuple, HashKey([1; 16]))),
+    )
+    .expect("engine")
 }
 
 fn bench(c: &mut Criterion) {
@@ -36,7 +40,9 @@ fn bench(c: &mut Criterion) {
         for i in 0..live {
             e.handle(&packet(i, NANOS_PER_SEC));
         }
-        let pkts: Vec<PacketMeta> = (0..10_000u32).map(|i| packet((i * 7919) % live, NANOS_PER_SEC)).collect();
+        let pkts: Vec<PacketMeta> = (0..10_000u32)
+            .map(|i| packet((i * 7919) % live, NANOS_PER_SEC))
+            .collect();
         g.throughput(Throughput::Elements(pkts.len() as u64));
         g.bench_function(format!("known_flow_packets/{live}_live"), |b| {
             b.iter(|| {
@@ -47,7 +53,9 @@ fn bench(c: &mut Criterion) {
         });
     }
     // New flows into a full table: every packet creates a flow and evicts one.
-    let pkts: Vec<PacketMeta> = (0..10_000u32).map(|i| packet(i + 1_000_000, NANOS_PER_SEC)).collect();
+    let pkts: Vec<PacketMeta> = (0..10_000u32)
+        .map(|i| packet(i + 1_000_000, NANOS_PER_SEC))
+        .collect();
     g.throughput(Throughput::Elements(pkts.len() as u64));
     g.bench_function("new_flows_at_cap_10000", |b| {
         b.iter_batched_ref(

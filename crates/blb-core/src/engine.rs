@@ -215,6 +215,7 @@ impl Engine {
                 balancer.on_flow_end(f.tag, now)
             });
         self.stats.flows += 1;
+        self.stats.destinations.add(p.dst, assignment.sensors);
         if pin.is_some() {
             self.stats.pinned_flows += 1;
             return assignment.sensors;
@@ -238,6 +239,7 @@ impl Engine {
             key,
             loads: &self.loads_buf,
             now: self.now,
+            live_flows: self.flows.len(),
         };
         let mut a = self.balancer.assign(&ctx);
         // Never deliver to a sensor that does not exist.

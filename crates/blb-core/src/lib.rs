@@ -9,12 +9,15 @@
 //! * [`fragments`]: where each fragmented datagram went;
 //! * [`balancer`]: the [`balancer::Balancer`] trait and the `single`, `round-robin` and `hash`
 //!   balancers;
+//! * [`blb`]: the Benefit-based Load Balancing algorithm (logical distance, clusters,
+//!   `solve_p`, the indexed search, the k-medoids start);
 //! * [`load`]: load estimation and per-second load statistics;
 //! * [`engine`]: the state machine that ties them together.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod balancer;
+pub mod blb;
 pub mod engine;
 pub mod flow_key;
 pub mod flow_table;

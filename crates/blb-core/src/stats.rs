@@ -64,6 +64,74 @@ impl Drops {
     }
 }
 
+/// How many sensors the flows to each destination address reached: the measure of how much a
+/// balancer tears apart traffic aimed at one host (a DDoS victim, a scanned server). Bounded:
+/// at most `cap` destinations are tracked; flows to further ones are counted, not tracked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DestinationSpread {
+    map: std::collections::HashMap<crate::packet::Addr, (u64, crate::sensor::SensorSet)>,
+    cap: usize,
+    /// Flows whose destination could not be tracked because the table was full.
+    pub untracked_flows: u64,
+}
+
+/// One destination's spread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spread {
+    /// The destination address.
+    pub dst: crate::packet::Addr,
+    /// Flows to it.
+    pub flows: u64,
+    /// Sensors those flows reached.
+    pub sensors: usize,
+}
+
+impl DestinationSpread {
+    /// Track at most `cap` destinations.
+    pub fn new(cap: usize) -> Self {
+        DestinationSpread {
+            cap,
+            ..Default::default()
+        }
+    }
+
+    /// A flow to `dst` went to `sensors`.
+    pub fn add(&mut self, dst: crate::packet::Addr, sensors: crate::sensor::SensorSet) {
+        if !dst.is_ip() {
+            return;
+        }
+        let full = self.map.len() >= self.cap;
+        match self.map.get_mut(&dst) {
+            Some((n, s)) => {
+                *n += 1;
+                for x in sensors {
+                    s.insert(x);
+                }
+            }
+            None if full => self.untracked_flows += 1,
+            None => {
+                self.map.insert(dst, (1, sensors));
+            }
+        }
+    }
+
+    /// Destinations with at least `min_flows` flows, most flows first (then by address).
+    pub fn at_least(&self, min_flows: u64) -> Vec<Spread> {
+        let mut v: Vec<Spread> = self
+            .map
+            .iter()
+            .filter(|(_, (n, _))| *n >= min_flows)
+            .map(|(a, (n, s))| Spread {
+                dst: *a,
+                flows: *n,
+                sensors: s.len(),
+            })
+            .collect();
+        v.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.dst.cmp(&b.dst)));
+        v
+    }
+}
+
 /// Per-sensor counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SensorStats {
@@ -100,6 +168,8 @@ pub struct EngineStats {
     pub copies: u64,
     /// Packets not delivered, by reason.
     pub drops: Drops,
+    /// Sensors reached by the flows to each destination.
+    pub destinations: DestinationSpread,
 }
 
 impl EngineStats {

@@ -30,6 +30,8 @@ pub struct FlowContext<'a> {
     pub loads: &'a [f64],
     /// The current time.
     pub now: Nanos,
+    /// Flows in the flow table now.
+    pub live_flows: usize,
 }
 
 /// A balancer's answer for a new flow.
@@ -73,6 +75,11 @@ pub trait Balancer: std::fmt::Debug {
 
     /// A flow left the flow table (expired or evicted).
     fn on_flow_end(&mut self, _tag: u64, _now: Nanos) {}
+
+    /// The balancer's own counters, for the summary and the metrics.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Map a 64-bit hash uniformly onto `0..n` (multiply-shift, no modulo bias worth noting).

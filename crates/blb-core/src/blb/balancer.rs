@@ -1,0 +1,417 @@
+//! The BLB balancer itself: Listing 3 around `solve_p`, the cluster set and its indexes, and
+//! the per-flow record of which clusters a flow joined.
+
+use super::cluster::{ClusterSet, ClusterStats, add_flow, new_cluster, refresh};
+use super::distance::{Distance, FlowPoint};
+use super::index::Indexed;
+use super::kmedoids::pam;
+use super::solve_p::{BruteForce, Scoring, Search, solve_p};
+use super::{BlbConfig, FlowLoad, SearchMode};
+use crate::balancer::{Assignment, Balancer, FlowContext};
+use crate::packet::{NANOS_PER_SEC, Nanos, PacketMeta};
+use crate::sensor::{SensorId, SensorSet};
+
+/// Most SWAP iterations of the k-medoids start.
+const MAX_SWAPS: usize = 50;
+
+/// Counters of the BLB balancer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BlbCounters {
+    /// New flows decided.
+    pub decisions: u64,
+    /// Flows placed by `solve_p` on existing clusters.
+    pub joined: u64,
+    /// Flows for which P had no solution: a new cluster was created.
+    pub new_clusters: u64,
+    /// Flows placed on the least-loaded sensor while the k-medoids start collected its flows.
+    pub warmup_flows: u64,
+    /// Extra sensors flows were duplicated to (F > 1).
+    pub duplicates: u64,
+    /// Cluster set counters.
+    pub clusters: ClusterStats,
+    /// Clusters live now.
+    pub live_clusters: u64,
+}
+
+/// Which clusters (id, generation) one flow joined; tag − 1 indexes these. The first is
+/// inline, so a flow without duplication allocates nothing.
+#[derive(Clone, Debug, Default)]
+struct FlowSlot {
+    first: (u32, u32),
+    more: Vec<(u32, u32)>,
+    live: bool,
+}
+
+impl FlowSlot {
+    fn get(&self, k: usize) -> Option<(u32, u32)> {
+        if k == 0 {
+            Some(self.first)
+        } else {
+            self.more.get(k - 1).copied()
+        }
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+}
+
+/// The Benefit-based Load Balancing balancer. See the module documentation.
+#[derive(Debug)]
+pub struct BlbBalancer {
+    cfg: BlbConfig,
+    n: usize,
+    capacities: Vec<f64>,
+    distance: Distance,
+    ln_lambda: f64,
+    clusters: ClusterSet,
+    index: Option<Indexed>,
+    flows: Vec<FlowSlot>,
+    free: Vec<u32>,
+    warmup: Vec<FlowPoint>,
+    started: bool,
+    epoch: Option<Nanos>,
+    counters: BlbCounters,
+    chosen: Vec<u32>,
+    lf: Vec<f64>,
+}
+
+impl BlbBalancer {
+    /// A BLB balancer over sensors of the given capacities (bytes per second).
+    pub fn new(capacities: Vec<f64>, cfg: BlbConfig) -> Result<Self, crate::Error> {
+        let n = capacities.len();
+        cfg.validate(n)?;
+        let distance = Distance::new(cfg.distance.clone())?;
+        let index = (cfg.search == SearchMode::Indexed).then(|| Indexed::new(&distance));
+        Ok(BlbBalancer {
+            ln_lambda: cfg.lambda.ln(),
+            started: cfg.train_flows == 0,
+            n,
+            capacities,
+            distance,
+            index,
+            clusters: ClusterSet::default(),
+            flows: Vec::new(),
+            free: Vec::new(),
+            warmup: Vec::new(),
+            epoch: None,
+            counters: BlbCounters::default(),
+            chosen: Vec::new(),
+            lf: Vec::new(),
+            cfg,
+        })
+    }
+
+    /// The flow point of a packet (for training from a capture).
+    pub fn point(&self, p: &PacketMeta) -> FlowPoint {
+        self.distance.point(p)
+    }
+
+    /// The k-medoids start (§V): PAM with the logical distance over past flows gives up to n
+    /// clusters of weight 1, medoid k on sensor k. Replaces the warm-up from the input's first
+    /// flows. Returns the number of clusters created.
+    pub fn train(&mut self, points: &[FlowPoint]) -> usize {
+        self.warmup.clear();
+        let created = self.start_from(points.to_vec(), 0.0);
+        self.started = true;
+        created
+    }
+
+    fn start_from(&mut self, points: Vec<FlowPoint>, t: f64) -> usize {
+        let d = &self.distance;
+        let m = pam(
+            points.len(),
+            self.n,
+            |i, j| d.distance(&points[i], &points[j]),
+            MAX_SWAPS,
+        );
+        let mut sizes = vec![0u64; m.medoids.len()];
+        for &a in &m.assignment {
+            if let Some(s) = sizes.get_mut(a) {
+                *s += 1;
+            }
+        }
+        for (k, &medoid) in m.medoids.iter().enumerate() {
+            let c = new_cluster(
+                points[medoid],
+                k as SensorId,
+                t,
+                sizes[k].max(1),
+                self.ln_lambda,
+            );
+            let id = self.clusters.insert(c);
+            if let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id)) {
+                ix.insert(id, c);
+            }
+        }
+        m.medoids.len()
+    }
+
+    /// The clusters (for tests and reports).
+    pub fn clusters(&self) -> &ClusterSet {
+        &self.clusters
+    }
+
+    /// The clusters chosen by the last decision (empty when it created a new cluster or was a
+    /// warm-up decision).
+    pub fn last_chosen(&self) -> &[u32] {
+        &self.chosen
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> BlbCounters {
+        BlbCounters {
+            clusters: self.clusters.stats,
+            live_clusters: self.clusters.len() as u64,
+            ..self.counters
+        }
+    }
+
+    fn time(&mut self, now: Nanos) -> f64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        now.saturating_sub(epoch) as f64 / NANOS_PER_SEC as f64
+    }
+
+    fn least_loaded(&self, loads: &[f64]) -> SensorId {
+        let mut best = 0usize;
+        for (i, &l) in loads.iter().enumerate().take(self.n) {
+            if l < loads[best] {
+                best = i;
+            }
+        }
+        best as SensorId
+    }
+
+    fn predicted_loads(&mut self, loads: &[f64], live_flows: usize) {
+        let rate = match self.cfg.flow_load {
+            FlowLoad::Fixed(r) => r,
+            FlowLoad::Mean => {
+                let total: f64 = loads
+                    .iter()
+                    .zip(&self.capacities)
+                    .map(|(l, c)| l * c / 100.0)
+                    .sum();
+                total / live_flows.max(1) as f64
+            }
+        };
+        self.lf.clear();
+        self.lf
+            .extend(self.capacities.iter().map(|c| 100.0 * rate / c));
+    }
+
+    /// Listing 3, lines 5–7, plus the hard cap.
+    fn make_room(&mut self, t: f64) {
+        if self.clusters.len() > self.cfg.m_max {
+            while let Some(id) = self.clusters.lightest() {
+                let light = self
+                    .clusters
+                    .get(id)
+                    .is_some_and(|c| c.weight(t, self.ln_lambda) < self.cfg.th_w);
+                if !light {
+                    break;
+                }
+                self.delete(id);
+                self.clusters.stats.deleted += 1;
+            }
+        }
+        while self.clusters.len() >= self.cfg.cluster_cap {
+            let Some(id) = self.clusters.lightest() else {
+                break;
+            };
+            self.delete(id);
+            self.clusters.stats.evicted += 1;
+        }
+    }
+
+    fn delete(&mut self, id: u32) {
+        if let Some(c) = self.clusters.remove(id)
+            && let Some(ix) = self.index.as_mut()
+        {
+            ix.remove(id, &c);
+        }
+    }
+
+    fn new_slot(&mut self, first: (u32, u32), more: Vec<(u32, u32)>) -> u64 {
+        let slot = FlowSlot {
+            first,
+            more,
+            live: true,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.flows[i as usize] = slot;
+                i
+            }
+            None => {
+                self.flows.push(slot);
+                (self.flows.len() - 1) as u32
+            }
+        };
+        u64::from(i) + 1
+    }
+}
+
+impl Balancer for BlbBalancer {
+    fn name(&self) -> &'static str {
+        "blb"
+    }
+
+    fn sensors(&self) -> usize {
+        self.n
+    }
+
+    fn needs_loads(&self) -> bool {
+        true
+    }
+
+    fn assign(&mut self, ctx: &FlowContext<'_>) -> Assignment {
+        let t = self.time(ctx.now);
+        let f = self.distance.point(ctx.packet);
+        self.chosen.clear();
+        self.counters.decisions += 1;
+        if !self.started {
+            self.warmup.push(f);
+            if self.warmup.len() >= self.cfg.train_flows {
+                let points = std::mem::take(&mut self.warmup);
+                self.start_from(points, t);
+                self.started = true;
+            }
+            self.counters.warmup_flows += 1;
+            return Assignment::to(self.least_loaded(ctx.loads));
+        }
+        self.predicted_loads(ctx.loads, ctx.live_flows);
+        let scoring = Scoring {
+            distance: &self.distance,
+            ln_lambda: self.ln_lambda,
+            t,
+        };
+        let mut brute = BruteForce;
+        let search: &mut dyn Search = match self.index.as_mut() {
+            Some(ix) => ix,
+            None => &mut brute,
+        };
+        let mut chosen = std::mem::take(&mut self.chosen);
+        solve_p(
+            search,
+            &self.clusters,
+            &scoring,
+            &f,
+            self.cfg.constraint,
+            self.cfg.duplication,
+            ctx.loads,
+            &self.lf,
+            &mut chosen,
+        );
+        self.chosen = chosen;
+
+        if self.chosen.is_empty() {
+            self.counters.new_clusters += 1;
+            self.make_room(t);
+            let sensor = self.least_loaded(ctx.loads);
+            let id = self
+                .clusters
+                .insert(new_cluster(f, sensor, t, 1, self.ln_lambda));
+            if let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id)) {
+                ix.insert(id, c);
+            }
+            let tag = self.new_slot((id, self.clusters.generation(id)), Vec::new());
+            return Assignment {
+                sensors: SensorSet::one(sensor),
+                tag,
+            };
+        }
+
+        self.counters.joined += 1;
+        self.counters.duplicates += self.chosen.len() as u64 - 1;
+        let mut sensors = SensorSet::EMPTY;
+        let mut first = None;
+        let mut more = Vec::new();
+        for i in 0..self.chosen.len() {
+            let id = self.chosen[i];
+            let (distance, ln_lambda) = (&self.distance, self.ln_lambda);
+            let Some(old) = self.clusters.update(id, |c| {
+                let d = distance.distance(&f, &c.centroid);
+                add_flow(c, d, t, ln_lambda);
+            }) else {
+                continue;
+            };
+            if let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id)) {
+                ix.update(id, &old, c);
+            }
+            sensors.insert(old.sensor);
+            let joined = (id, self.clusters.generation(id));
+            if first.is_none() {
+                first = Some(joined);
+            } else {
+                more.push(joined);
+            }
+        }
+        let Some(first) = first else {
+            return Assignment { sensors, tag: 0 };
+        };
+        let tag = self.new_slot(first, more);
+        Assignment { sensors, tag }
+    }
+
+    fn on_packet(&mut self, tag: u64, _packet: &PacketMeta, now: Nanos) {
+        let Some(slot) = tag.checked_sub(1).and_then(|i| self.flows.get(i as usize)) else {
+            return;
+        };
+        if !slot.live {
+            return;
+        }
+        let joined = slot.len();
+        let t = self.time(now);
+        for k in 0..joined {
+            let Some((id, generation)) = self.flows[(tag - 1) as usize].get(k) else {
+                break;
+            };
+            if self.clusters.generation(id) != generation {
+                continue; // deleted: the flow keeps its sensor
+            }
+            let due = self
+                .clusters
+                .get(id)
+                .is_some_and(|c| t - c.t_j >= self.cfg.refresh_interval && t > c.t_j);
+            if !due {
+                continue;
+            }
+            let ln_lambda = self.ln_lambda;
+            if let Some(old) = self.clusters.update(id, |c| refresh(c, t, ln_lambda))
+                && let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id))
+            {
+                ix.update(id, &old, c);
+            }
+        }
+    }
+
+    fn on_flow_end(&mut self, tag: u64, _now: Nanos) {
+        let Some(i) = tag.checked_sub(1) else { return };
+        if let Some(slot) = self.flows.get_mut(i as usize)
+            && slot.live
+        {
+            slot.live = false;
+            slot.more = Vec::new();
+            self.free.push(i as u32);
+        }
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let c = BlbBalancer::counters(self);
+        vec![
+            ("decisions", c.decisions),
+            ("joined", c.joined),
+            ("new_clusters", c.new_clusters),
+            ("warmup_flows", c.warmup_flows),
+            ("duplicates", c.duplicates),
+            ("clusters_created", c.clusters.created),
+            ("clusters_deleted", c.clusters.deleted),
+            ("clusters_evicted", c.clusters.evicted),
+            ("clusters_live", c.live_clusters),
+        ]
+    }
+}
+
+#[cfg(test)]
+#[path = "balancer_tests.rs"]
+mod tests;

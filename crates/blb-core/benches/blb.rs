@@ -15,7 +15,7 @@ fn flow(i: u64, ts: u64) -> PacketMeta {
     let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ i;
     let protocol = [proto::TCP, proto::TCP, proto::UDP, proto::ICMP][(h % 4) as usize];
     let ports = [80u16, 443, 53, 22, 25, 8080];
-    let dst_port = if h % 3 == 0 {
+    let dst_port = if h.is_multiple_of(3) {
         ports[(h >> 8) as usize % ports.len()]
     } else {
         (h >> 16) as u16 | 1024

@@ -32,7 +32,7 @@ pub struct BalanceArgs {
     /// Number of sensors (1 to 64).
     #[arg(short = 'n', long, value_name = "N")]
     pub sensors: Option<usize>,
-    /// Balancing algorithm: single, round-robin or hash.
+    /// Balancing algorithm: single, round-robin, hash or blb.
     #[arg(short = 'a', long, value_name = "ALGORITHM")]
     pub algorithm: Option<String>,
     /// Directory that receives sensor-0.pcap .. sensor-{N-1}.pcap.
@@ -65,6 +65,51 @@ pub struct BalanceArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// BLB: variance bound V on sensor load (%²), constraint (4).
+    #[arg(long, value_name = "V")]
+    pub variance_bound: Option<f64>,
+    /// BLB: use the threshold constraint (4*) with this load threshold th_l (%) instead of V.
+    #[arg(long, value_name = "PERCENT")]
+    pub load_threshold: Option<f64>,
+    /// BLB: duplication F, the most sensors one flow is copied to.
+    #[arg(long, value_name = "F")]
+    pub duplication: Option<usize>,
+    /// BLB: decay factor λ (> 1) of cluster weights per second.
+    #[arg(long, value_name = "LAMBDA")]
+    pub lambda: Option<f64>,
+    /// BLB: α's and distances to start from: ddos (α_ip 0.6) or port (α_port 0.6).
+    #[arg(long, value_name = "PRESET")]
+    pub alpha_preset: Option<String>,
+    /// BLB: weight α_ip of the IP correlation.
+    #[arg(long, value_name = "A")]
+    pub alpha_ip: Option<f64>,
+    /// BLB: weight α_port of the destination-port correlation.
+    #[arg(long, value_name = "A")]
+    pub alpha_port: Option<f64>,
+    /// BLB: weight α_protocol of the protocol correlation.
+    #[arg(long, value_name = "A")]
+    pub alpha_protocol: Option<f64>,
+    /// BLB: m_max, the cluster count above which light clusters are deleted.
+    #[arg(long, value_name = "N")]
+    pub m_max: Option<usize>,
+    /// BLB: th_w, the weight under which clusters are deleted above m_max.
+    #[arg(long, value_name = "W")]
+    pub th_w: Option<f64>,
+    /// BLB: hard cap on clusters (lightest evicted first, counted).
+    #[arg(long, value_name = "N")]
+    pub cluster_cap: Option<usize>,
+    /// BLB: fixed predicted flow rate L_f, bytes per second (default: the live flows' mean).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub flow_rate: Option<f64>,
+    /// BLB: training capture for the k-medoids start (default: the input's first flows).
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<PathBuf>,
+    /// BLB: number of flows for the k-medoids start (0: no start clusters).
+    #[arg(long, value_name = "N")]
+    pub train_flows: Option<usize>,
+    /// BLB: search used by solve_p: indexed or brute-force (the reference scan).
+    #[arg(long, value_name = "MODE")]
+    pub search: Option<String>,
 }
 
 /// Flags of `blb generate`.

@@ -16,6 +16,8 @@ pub struct ConfigFile {
     pub balance: BalanceSection,
     /// `[flow]`: flow and fragment tracking.
     pub flow: FlowSection,
+    /// `[blb]`: the BLB balancer.
+    pub blb: BlbSection,
     /// `[generate]`: scenario generator options.
     pub generate: Option<blb_gen::GenOptions>,
 }
@@ -62,6 +64,60 @@ pub struct FlowSection {
     pub timeouts: Option<FlowTimeouts>,
 }
 
+/// `[blb]`: every setting of the BLB balancer (all optional; defaults in blb.example.toml).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlbSection {
+    /// `ddos` or `port`: a set of α's and distance values to start from.
+    pub alpha_preset: Option<String>,
+    /// α_ip.
+    pub alpha_ip: Option<f64>,
+    /// α_port.
+    pub alpha_port: Option<f64>,
+    /// α_protocol.
+    pub alpha_protocol: Option<f64>,
+    /// d_ip for destinations in one subnet.
+    pub d_ip_subnet: Option<f64>,
+    /// d_port for ports of one service family.
+    pub d_port_functional: Option<f64>,
+    /// d_port for ports of one administrator group.
+    pub d_port_configured: Option<f64>,
+    /// IPv4 subnet prefix length.
+    pub ipv4_prefix: Option<u8>,
+    /// IPv6 subnet prefix length.
+    pub ipv6_prefix: Option<u8>,
+    /// Extra service port families.
+    pub port_families: Option<Vec<Vec<u16>>>,
+    /// Administrator port groups.
+    pub port_groups: Option<Vec<Vec<u16>>>,
+    /// Decay factor λ per second.
+    pub lambda: Option<f64>,
+    /// `variance` (constraint 4) or `threshold` (constraint 4*).
+    pub constraint: Option<String>,
+    /// V, %².
+    pub variance_bound: Option<f64>,
+    /// th_l, %.
+    pub load_threshold: Option<f64>,
+    /// F.
+    pub duplication: Option<usize>,
+    /// m_max.
+    pub m_max: Option<usize>,
+    /// th_w.
+    pub th_w: Option<f64>,
+    /// Hard cap on clusters.
+    pub cluster_cap: Option<usize>,
+    /// Seconds between idle-time restarts of a cluster by its packets.
+    pub refresh_interval: Option<f64>,
+    /// Fixed predicted flow rate L_f in bytes per second (default: the live flows' mean).
+    pub flow_rate: Option<f64>,
+    /// Training capture for the k-medoids start.
+    pub train: Option<PathBuf>,
+    /// Flows for the k-medoids start.
+    pub train_flows: Option<usize>,
+    /// `indexed` or `brute-force`.
+    pub search: Option<String>,
+}
+
 impl ConfigFile {
     /// Read and parse a configuration file; errors name the file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -94,6 +150,9 @@ mod tests {
             Some(blb_core::EngineConfig::new(1, 1.0).flow_cap)
         );
         assert_eq!(cfg.generate, Some(blb_gen::GenOptions::default()));
+        let blb = crate::settings::blb_config(&crate::cli::BalanceArgs::default(), &cfg.blb)
+            .expect("valid [blb]");
+        assert_eq!(blb, blb_core::blb::BlbConfig::default());
     }
 
     #[test]

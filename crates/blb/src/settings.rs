@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use blb_core::EngineConfig;
 use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, Single};
+use blb_core::blb::{BlbConfig, Constraint, DistanceConfig, FlowLoad, SearchMode};
 use blb_core::packet::NANOS_PER_SEC;
 use blb_core::sensor::MAX_SENSORS;
 
 use crate::cli::BalanceArgs;
-use crate::config::ConfigFile;
+use crate::config::{BlbSection, ConfigFile};
 use crate::error::usage;
 
 /// Default sensor capacity: 1 Gbit/s, in bytes per second.
@@ -24,6 +25,8 @@ pub enum Algorithm {
     RoundRobin,
     /// Keyed symmetric hash.
     Hash,
+    /// Benefit-based load balancing.
+    Blb,
 }
 
 impl std::str::FromStr for Algorithm {
@@ -33,8 +36,9 @@ impl std::str::FromStr for Algorithm {
             "single" => Ok(Algorithm::Single),
             "round-robin" | "rr" => Ok(Algorithm::RoundRobin),
             "hash" => Ok(Algorithm::Hash),
+            "blb" => Ok(Algorithm::Blb),
             other => Err(usage(format!(
-                "unknown algorithm '{other}' for --algorithm (expected single, round-robin or hash)"
+                "unknown algorithm '{other}' for --algorithm (expected single, round-robin, hash or blb)"
             ))),
         }
     }
@@ -47,6 +51,7 @@ impl Algorithm {
             Algorithm::Single => "single",
             Algorithm::RoundRobin => "round-robin",
             Algorithm::Hash => "hash",
+            Algorithm::Blb => "blb",
         }
     }
 }
@@ -81,6 +86,10 @@ pub struct BalanceSettings {
     pub summary: Option<PathBuf>,
     /// Show a progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// BLB settings (for `blb`; also gives V for the summary's "seconds over V").
+    pub blb: BlbConfig,
+    /// Training capture for BLB's k-medoids start.
+    pub train: Option<PathBuf>,
 }
 
 impl BalanceSettings {
@@ -166,7 +175,12 @@ impl BalanceSettings {
             engine.timeouts = t;
         }
         engine.validate().map_err(|e| usage(e.to_string()))?;
+        let blb = blb_config(args, &file.blb)?;
+        blb.validate(sensors).map_err(|e| usage(e.to_string()))?;
+        let train = args.train.clone().or_else(|| file.blb.train.clone());
         Ok(BalanceSettings {
+            blb,
+            train,
             read,
             write_dir,
             algorithm,
@@ -179,14 +193,104 @@ impl BalanceSettings {
         })
     }
 
-    /// The balancer these settings ask for.
-    pub fn balancer(&self) -> Box<dyn Balancer> {
+    /// The balancer these settings ask for, except `blb` (which the pipeline builds, because
+    /// its start may need a training capture).
+    pub fn simple_balancer(&self) -> Option<Box<dyn Balancer>> {
         let n = self.engine.sensors;
         match self.algorithm {
-            Algorithm::Single => Box::new(Single::new(n)),
-            Algorithm::RoundRobin => Box::new(RoundRobin::new(n)),
-            Algorithm::Hash => Box::new(HashBalancer::new(n, self.hash_mode, self.hash_key)),
+            Algorithm::Single => Some(Box::new(Single::new(n))),
+            Algorithm::RoundRobin => Some(Box::new(RoundRobin::new(n))),
+            Algorithm::Hash => Some(Box::new(HashBalancer::new(
+                n,
+                self.hash_mode,
+                self.hash_key,
+            ))),
+            Algorithm::Blb => None,
         }
+    }
+
+    /// The variance bound V that the summary's "seconds over V" uses: the BLB constraint's, or
+    /// the default V = 9 for the other algorithms and for the threshold constraint.
+    pub fn variance_bound(&self) -> f64 {
+        match self.blb.constraint {
+            Constraint::Variance(v) => v,
+            Constraint::Threshold(_) => BLB_DEFAULT_V,
+        }
+    }
+}
+
+/// The paper's V.
+const BLB_DEFAULT_V: f64 = 9.0;
+
+/// BLB settings: flags over `[blb]` over the defaults (unchecked: the caller validates).
+pub fn blb_config(args: &BalanceArgs, f: &BlbSection) -> anyhow::Result<BlbConfig> {
+    let mut c = BlbConfig::default();
+    let preset = args.alpha_preset.as_deref().or(f.alpha_preset.as_deref());
+    let mut d = match preset {
+        None | Some("ddos") => DistanceConfig::ddos(),
+        Some("port") => DistanceConfig::port(),
+        Some(other) => {
+            return Err(usage(format!(
+                "unknown --alpha-preset '{other}' (expected ddos or port)"
+            )));
+        }
+    };
+    set(&mut d.alpha_ip, args.alpha_ip.or(f.alpha_ip));
+    set(&mut d.alpha_port, args.alpha_port.or(f.alpha_port));
+    set(
+        &mut d.alpha_protocol,
+        args.alpha_protocol.or(f.alpha_protocol),
+    );
+    set(&mut d.d_ip_subnet, f.d_ip_subnet);
+    set(&mut d.d_port_functional, f.d_port_functional);
+    set(&mut d.d_port_configured, f.d_port_configured);
+    set(&mut d.ipv4_prefix, f.ipv4_prefix);
+    set(&mut d.ipv6_prefix, f.ipv6_prefix);
+    set(&mut d.port_families, f.port_families.clone());
+    set(&mut d.port_groups, f.port_groups.clone());
+    c.distance = d;
+    set(&mut c.lambda, args.lambda.or(f.lambda));
+    let threshold = args.load_threshold.or(f.load_threshold);
+    let variance = args
+        .variance_bound
+        .or(f.variance_bound)
+        .unwrap_or(BLB_DEFAULT_V);
+    c.constraint = match (f.constraint.as_deref(), args.load_threshold) {
+        (_, Some(t)) => Constraint::Threshold(t),
+        (None | Some("variance"), None) => Constraint::Variance(variance),
+        (Some("threshold"), None) => Constraint::Threshold(threshold.ok_or_else(|| {
+            usage("[blb] constraint = \"threshold\" needs load_threshold (or --load-threshold)")
+        })?),
+        (Some(other), None) => {
+            return Err(usage(format!(
+                "[blb] constraint must be variance or threshold, not '{other}'"
+            )));
+        }
+    };
+    set(&mut c.duplication, args.duplication.or(f.duplication));
+    set(&mut c.m_max, args.m_max.or(f.m_max));
+    set(&mut c.th_w, args.th_w.or(f.th_w));
+    set(&mut c.cluster_cap, args.cluster_cap.or(f.cluster_cap));
+    set(&mut c.refresh_interval, f.refresh_interval);
+    if let Some(r) = args.flow_rate.or(f.flow_rate) {
+        c.flow_load = FlowLoad::Fixed(r);
+    }
+    set(&mut c.train_flows, args.train_flows.or(f.train_flows));
+    c.search = match args.search.as_deref().or(f.search.as_deref()) {
+        None | Some("indexed") => SearchMode::Indexed,
+        Some("brute-force") => SearchMode::BruteForce,
+        Some(other) => {
+            return Err(usage(format!(
+                "unknown --search '{other}' (expected indexed or brute-force)"
+            )));
+        }
+    };
+    Ok(c)
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
     }
 }
 
@@ -268,6 +372,37 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("--read")
+        );
+    }
+
+    #[test]
+    fn blb_settings_merge_and_are_checked() {
+        let mut a = args();
+        a.algorithm = Some("blb".into());
+        a.variance_bound = Some(4.0);
+        a.alpha_preset = Some("port".into());
+        let file =
+            ConfigFile::parse("[blb]\nlambda = 1.2\nduplication = 2\nport_groups = [[23, 80]]\n")
+                .unwrap();
+        let s = BalanceSettings::merge(&a, &file).unwrap();
+        assert_eq!(s.algorithm, Algorithm::Blb);
+        assert_eq!(s.blb.constraint, Constraint::Variance(4.0));
+        assert_eq!(s.blb.lambda, 1.2);
+        assert_eq!(s.blb.duplication, 2);
+        assert_eq!(s.blb.distance.alpha_port, 0.6);
+        assert_eq!(s.blb.distance.port_groups, vec![vec![23, 80]]);
+        a.duplication = Some(9);
+        let e = BalanceSettings::merge(&a, &file).unwrap_err().to_string();
+        assert!(e.contains("duplication"), "{e}");
+        a.duplication = None;
+        a.alpha_ip = Some(0.9);
+        let e = BalanceSettings::merge(&a, &file).unwrap_err().to_string();
+        assert!(e.contains("alpha"), "{e}");
+        a.alpha_ip = None;
+        a.load_threshold = Some(70.0);
+        assert_eq!(
+            BalanceSettings::merge(&a, &file).unwrap().blb.constraint,
+            Constraint::Threshold(70.0)
         );
     }
 

@@ -324,3 +324,25 @@ proptest! {
         prop_assert_eq!(h.hash(&kp), h.hash(&kq));
     }
 }
+
+#[test]
+fn destination_spread_counts_sensors_per_destination() {
+    let mut e = engine(4, Box::new(RoundRobin::new(4)));
+    for i in 0..200u16 {
+        e.handle(&udp(
+            [10, 0, (i >> 8) as u8, i as u8],
+            1000,
+            [10, 10, 10, 10],
+            53,
+            S,
+        ));
+    }
+    for i in 0..100u16 {
+        e.handle(&udp([10, 1, 0, i as u8], 1000, [10, 10, 10, 11], 53, S));
+    }
+    let spread = e.stats().destinations.at_least(100);
+    assert_eq!(spread.len(), 2);
+    assert_eq!((spread[0].flows, spread[0].sensors), (200, 4));
+    assert_eq!((spread[1].flows, spread[1].sensors), (100, 4));
+    assert!(e.stats().destinations.at_least(201).is_empty());
+}

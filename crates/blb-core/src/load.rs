@@ -21,6 +21,7 @@ pub struct LoadEstimator {
     rate: Vec<f64>,
     pending: Vec<u64>,
     last: Option<Nanos>,
+    start: Option<Nanos>,
 }
 
 impl LoadEstimator {
@@ -34,6 +35,7 @@ impl LoadEstimator {
             rate: vec![0.0; n],
             pending: vec![0; n],
             last: None,
+            start: None,
         }
     }
 
@@ -49,6 +51,7 @@ impl LoadEstimator {
 
     /// Account `bytes` sent to each sensor of `to` at time `now`.
     pub fn add(&mut self, to: SensorSet, bytes: u64, now: Nanos) {
+        self.start.get_or_insert(now);
         if self.last.is_none_or(|l| now >= l + DECAY_STEP) {
             self.fold(now);
         }
@@ -62,12 +65,18 @@ impl LoadEstimator {
     /// Write each sensor's load (percent of capacity) at `now` into `out`.
     pub fn loads(&mut self, now: Nanos, out: &mut Vec<f64>) {
         self.fold(now);
+        let seen = match (self.start, self.last) {
+            (Some(s), Some(l)) if l > s => (l - s) as f64 / NANOS_PER_SEC as f64,
+            _ => 0.0,
+        };
+        // Bias correction for the short history; bounded so one early packet is not magnified.
+        let correction = 1.0 / (1.0 - (-seen / self.tau_secs).exp()).max(0.1);
         out.clear();
         out.extend(
             self.rate
                 .iter()
                 .zip(&self.capacity)
-                .map(|(r, c)| 100.0 * r / c),
+                .map(|(r, c)| 100.0 * r * correction / c),
         );
     }
 
@@ -213,12 +222,27 @@ mod tests {
     #[test]
     fn load_decays_when_idle() {
         let mut e = LoadEstimator::new(vec![1e6], S);
-        e.add(SensorSet::one(0), 1_000_000, 0);
+        e.add(SensorSet::one(0), 1, 0);
+        e.add(SensorSet::one(0), 1_000_000, 10 * S);
         let mut out = Vec::new();
-        e.loads(0, &mut out);
+        e.loads(10 * S, &mut out);
         let start = out[0];
-        e.loads(S, &mut out);
-        assert!((out[0] / start - (-1.0f64).exp()).abs() < 1e-9);
+        e.loads(11 * S, &mut out);
+        let c10 = 1.0 - (-10.0f64).exp();
+        let c11 = 1.0 - (-11.0f64).exp();
+        assert!((out[0] / start - (-1.0f64).exp() * c10 / c11).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_load_starting_with_the_capture_is_seen_at_once() {
+        // 1 MB/s from t = 0 on a 10 MB/s sensor: 10 % after 0.5 s already, not 3.9 %.
+        let mut e = LoadEstimator::new(vec![10e6], S);
+        for ms in 0..500u64 {
+            e.add(SensorSet::one(0), 1000, ms * 1_000_000);
+        }
+        let mut out = Vec::new();
+        e.loads(500 * 1_000_000, &mut out);
+        assert!((out[0] - 10.0).abs() < 0.2, "load {}", out[0]);
     }
 
     #[test]

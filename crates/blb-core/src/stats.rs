@@ -132,6 +132,9 @@ impl DestinationSpread {
     }
 }
 
+/// Most destinations whose spread over sensors is tracked (about 40 bytes each).
+pub const DESTINATIONS_TRACKED: usize = 1 << 20;
+
 /// Per-sensor counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SensorStats {
@@ -177,6 +180,7 @@ impl EngineStats {
     pub fn new(n: usize) -> Self {
         EngineStats {
             sensors: vec![SensorStats::default(); n],
+            destinations: DestinationSpread::new(DESTINATIONS_TRACKED),
             ..Default::default()
         }
     }

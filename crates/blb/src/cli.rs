@@ -18,9 +18,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Split a capture file across N sensors, one output capture per sensor.
-    Balance(BalanceArgs),
+    Balance(Box<BalanceArgs>),
     /// Generate a traffic scenario as a pcap file.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
 }
 
 /// Flags of `blb balance`.

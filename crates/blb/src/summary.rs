@@ -52,7 +52,33 @@ pub struct LoadSummary {
     pub variance_max: f64,
     /// Highest per-second load of any sensor (% of its capacity).
     pub max_load: f64,
+    /// The variance bound V the next two figures use (BLB's, or the paper's 9).
+    pub variance_bound: f64,
+    /// Seconds whose variance was above V.
+    pub seconds_over_bound: usize,
+    /// Fraction of seconds whose variance was above V.
+    pub fraction_over_bound: f64,
 }
+
+/// How many sensors the flows to each busy destination reached.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DestinationSummary {
+    /// Destinations counted: those with at least this many flows.
+    pub min_flows: u64,
+    /// Number of such destinations.
+    pub count: usize,
+    /// Mean number of sensors their flows reached.
+    pub sensors_mean: f64,
+    /// Most sensors the flows to one of them reached.
+    pub sensors_max: usize,
+    /// The busiest ones (at most ten): address, flows, sensors reached.
+    pub top: Vec<(String, u64, usize)>,
+    /// Flows to destinations beyond the tracking cap (not counted above).
+    pub untracked_flows: u64,
+}
+
+/// Destinations with at least this many flows are reported.
+pub const MIN_DESTINATION_FLOWS: u64 = 100;
 
 /// The whole summary.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -98,6 +124,10 @@ pub struct Summary {
     pub copies: u64,
     /// Load statistics.
     pub load: LoadSummary,
+    /// Spread of busy destinations over sensors.
+    pub destinations: DestinationSummary,
+    /// The balancer's own counters (BLB: decisions, clusters created, deleted, live, ...).
+    pub balancer: BTreeMap<String, u64>,
     /// The error that stopped reading the input early, if any (packets before it were
     /// delivered).
     pub input_error: Option<String>,
@@ -107,7 +137,12 @@ pub struct Summary {
 
 impl Summary {
     /// Collect the summary from a finished engine.
-    pub fn from_engine(engine: &Engine, input: String, outputs: &[String]) -> Self {
+    pub fn from_engine(
+        engine: &Engine,
+        input: String,
+        outputs: &[String],
+        variance_bound: f64,
+    ) -> Self {
         let st = engine.stats();
         let fl = engine.flow_stats();
         let fr = engine.fragment_stats();
@@ -120,6 +155,27 @@ impl Summary {
         };
         let variance_max = seconds.iter().map(|s| s.variance).fold(0.0, f64::max);
         let max_load = seconds.iter().map(|s| s.max_load).fold(0.0, f64::max);
+        let over = seconds
+            .iter()
+            .filter(|s| s.variance > variance_bound)
+            .count();
+        let spread = st.destinations.at_least(MIN_DESTINATION_FLOWS);
+        let destinations = DestinationSummary {
+            min_flows: MIN_DESTINATION_FLOWS,
+            count: spread.len(),
+            sensors_mean: if spread.is_empty() {
+                0.0
+            } else {
+                spread.iter().map(|d| d.sensors as f64).sum::<f64>() / spread.len() as f64
+            },
+            sensors_max: spread.iter().map(|d| d.sensors).max().unwrap_or(0),
+            top: spread
+                .iter()
+                .take(10)
+                .map(|d| (d.dst.to_string(), d.flows, d.sensors))
+                .collect(),
+            untracked_flows: st.destinations.untracked_flows,
+        };
         let per_sensor = st
             .sensors
             .iter()
@@ -164,7 +220,17 @@ impl Summary {
                 variance_mean,
                 variance_max,
                 max_load,
+                variance_bound,
+                seconds_over_bound: over,
+                fraction_over_bound: if n == 0 { 0.0 } else { over as f64 / n as f64 },
             },
+            destinations,
+            balancer: engine
+                .balancer()
+                .counters()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             input_error: None,
             elapsed_secs: 0.0,
         }
@@ -215,9 +281,30 @@ impl Summary {
             self.flow_table_evictions
         );
         s += &format!(
-            "load variance per second: mean {:.3}, max {:.3} (%²); max sensor load {:.2} %\n",
-            self.load.variance_mean, self.load.variance_max, self.load.max_load
+            "load variance per second: mean {:.3}, max {:.3} (%²), above V = {} in {:.1} % of seconds; max sensor load {:.2} %\n",
+            self.load.variance_mean,
+            self.load.variance_max,
+            self.load.variance_bound,
+            100.0 * self.load.fraction_over_bound,
+            self.load.max_load
         );
+        if self.destinations.count > 0 {
+            s += &format!(
+                "destinations with ≥ {} flows: {}, reaching {:.2} sensors on average, {} at most\n",
+                self.destinations.min_flows,
+                self.destinations.count,
+                self.destinations.sensors_mean,
+                self.destinations.sensors_max
+            );
+        }
+        if !self.balancer.is_empty() {
+            let parts: Vec<String> = self
+                .balancer
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            s += &format!("{}: {}\n", self.algorithm, parts.join(", "));
+        }
         s
     }
 }

@@ -68,7 +68,7 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GenOptions> {
 
 /// Run the subcommand.
 pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
-    let scenario: Scenario = args.scenario.parse().map_err(|e| usage(format!("{e}")))?;
+    let scenario: Scenario = args.scenario.parse().map_err(|e: String| usage(e))?;
     let opts = options(args)?;
     opts.validate(scenario).map_err(|e| usage(e.to_string()))?;
     let path = &args.write;

@@ -10,6 +10,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use blb_core::Engine;
+use std::collections::HashSet;
+
+use blb_core::balancer::Balancer;
+use blb_core::blb::{BlbBalancer, FlowPoint};
+use blb_core::flow_key::{FlowKey, KeyOptions};
 use blb_core::sensor::SensorSet;
 use blb_core::stats::DropReason;
 use blb_pcap::CaptureReader;
@@ -48,7 +53,8 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let (input, len) = open_input(&settings.read)?;
     let mut reader =
         CaptureReader::new(input).with_context(|| format!("{name}: cannot read the capture"))?;
-    let mut engine = Engine::new(settings.engine.clone(), settings.balancer())?;
+    let balancer = build_balancer(settings)?;
+    let mut engine = Engine::new(settings.engine.clone(), balancer)?;
     let n = settings.engine.sensors;
 
     let progress = progress_bar(settings.progress, len);
@@ -93,10 +99,10 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
                 packet.wire_len,
                 packet.data,
             )?;
-            if let Some(pb) = &progress {
-                if packet.number % PROGRESS_EVERY == 0 {
-                    pb.set_position(reader.bytes_consumed());
-                }
+            if let Some(pb) = &progress
+                && packet.number % PROGRESS_EVERY == 0
+            {
+                pb.set_position(reader.bytes_consumed());
             }
         }
     }
@@ -111,7 +117,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let mut summary = Summary::from_engine(&engine, name, &paths);
+    let mut summary = Summary::from_engine(&engine, name, &paths, settings.variance_bound());
     if settings.algorithm == Algorithm::Hash {
         summary.hash_mode = Some(settings.hash_mode.to_string());
         summary.hash_key = Some(
@@ -128,6 +134,68 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         summary,
         input_error,
     })
+}
+
+/// Most distinct flows read from a training capture before sampling.
+const TRAIN_READ_CAP: usize = 200_000;
+
+/// The balancer of the settings; for `blb`, with its k-medoids start from the training capture
+/// when one is given.
+pub fn build_balancer(settings: &BalanceSettings) -> anyhow::Result<Box<dyn Balancer>> {
+    if let Some(b) = settings.simple_balancer() {
+        return Ok(b);
+    }
+    let mut blb = BlbBalancer::new(settings.engine.capacities.clone(), settings.blb.clone())
+        .map_err(|e| crate::error::usage(e.to_string()))?;
+    if let Some(path) = &settings.train {
+        let points = training_points(
+            path,
+            &blb,
+            settings.engine.key,
+            settings.blb.train_flows.max(1),
+        )?;
+        blb.train(&points);
+    }
+    Ok(Box::new(blb))
+}
+
+/// The flow points of a training capture: the first packet of each distinct flow (read up to
+/// [`TRAIN_READ_CAP`] flows), then `want` of them evenly spaced over the capture.
+fn training_points(
+    path: &Path,
+    blb: &BlbBalancer,
+    key: KeyOptions,
+    want: usize,
+) -> anyhow::Result<Vec<FlowPoint>> {
+    let name = path.display().to_string();
+    let (input, _) = open_input(path)?;
+    let mut reader = CaptureReader::new(input)
+        .with_context(|| format!("training capture {name}: cannot read it"))?;
+    let mut seen = HashSet::new();
+    let mut points = Vec::new();
+    while let Some(p) = reader
+        .next_packet()
+        .with_context(|| format!("training capture {name}"))?
+    {
+        let meta = blb_wire::parse(p.link_type, p.ts_nanos, p.wire_len, p.data);
+        if meta.fragment.is_some_and(|f| !f.is_first()) {
+            continue;
+        }
+        let (k, _) = FlowKey::from_packet(&meta, key, true);
+        if seen.insert(k) {
+            points.push(blb.point(&meta));
+            if points.len() >= TRAIN_READ_CAP {
+                break;
+            }
+        }
+    }
+    if points.len() <= want {
+        return Ok(points);
+    }
+    let step = points.len() as f64 / want as f64;
+    Ok((0..want)
+        .map(|i| points[(i as f64 * step) as usize])
+        .collect())
 }
 
 /// Parse one frame, let the engine decide, write it to its sensors.

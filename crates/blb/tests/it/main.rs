@@ -1,6 +1,7 @@
 //! Integration tests of the `blb` binary, run end to end on the shared captures and checked
 //! with tcpdump and tshark.
 
+mod blb_pcaps;
 mod cli;
 mod determinism;
 mod malformed;

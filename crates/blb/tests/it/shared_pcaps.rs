@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
-const RUNS: [(&str, Option<&str>); 4] = [
+const RUNS: [(&str, Option<&str>); 5] = [
     ("single", None),
     ("round-robin", None),
     ("hash", Some("five-tuple")),
     ("hash", Some("ip-pair")),
+    ("blb", None),
 ];
 
 struct Run {

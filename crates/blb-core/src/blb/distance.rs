@@ -197,36 +197,65 @@ pub struct FlowPoint {
     pub protocol: u8,
 }
 
+/// Port → number (family or group), small and cache-friendly: an 8 KB bitmap says which ports
+/// have one, a map gives it.
+#[derive(Clone, Debug, Default)]
+struct PortTable {
+    present: Vec<u64>,
+    number: std::collections::HashMap<u16, u16>,
+}
+
+impl PortTable {
+    fn new() -> Self {
+        PortTable {
+            present: vec![0; 1024],
+            number: std::collections::HashMap::new(),
+        }
+    }
+
+    fn set(&mut self, port: u16, n: u16) {
+        self.present[usize::from(port >> 6)] |= 1 << (port & 63);
+        self.number.insert(port, n);
+    }
+
+    fn get(&self, port: u16) -> u16 {
+        if self.present[usize::from(port >> 6)] & (1 << (port & 63)) == 0 {
+            return 0;
+        }
+        self.number.get(&port).copied().unwrap_or(0)
+    }
+}
+
 /// The logical distance, ready to use: weights plus port tables.
 #[derive(Clone, Debug)]
 pub struct Distance {
     cfg: DistanceConfig,
-    family_of: Vec<u16>,
-    group_of: Vec<u16>,
+    family_of: PortTable,
+    group_of: PortTable,
 }
 
 impl Distance {
     /// Build the port tables.
     pub fn new(cfg: DistanceConfig) -> Result<Self, crate::Error> {
         cfg.validate()?;
-        let mut family_of = vec![0u16; 1 << 16];
+        let mut family_of = PortTable::new();
         let mut next = 1u16;
         for (_, ports) in BUILTIN_PORT_FAMILIES {
             for &p in *ports {
-                family_of[usize::from(p)] = next;
+                family_of.set(p, next);
             }
             next += 1;
         }
         for ports in &cfg.port_families {
             for &p in ports {
-                family_of[usize::from(p)] = next;
+                family_of.set(p, next);
             }
             next = next.saturating_add(1);
         }
-        let mut group_of = vec![0u16; 1 << 16];
+        let mut group_of = PortTable::new();
         for (g, ports) in cfg.port_groups.iter().enumerate() {
             for &p in ports {
-                group_of[usize::from(p)] = u16::try_from(g + 1).unwrap_or(u16::MAX);
+                group_of.set(p, u16::try_from(g + 1).unwrap_or(u16::MAX));
             }
         }
         Ok(Distance {
@@ -245,10 +274,7 @@ impl Distance {
     pub fn point(&self, p: &PacketMeta) -> FlowPoint {
         let port = if p.has_ports { p.dst_port } else { 0 };
         let (family, group) = if p.has_ports {
-            (
-                self.family_of[usize::from(port)],
-                self.group_of[usize::from(port)],
-            )
+            (self.family_of.get(port), self.group_of.get(port))
         } else {
             (0, 0)
         };

@@ -2,6 +2,7 @@
 //! decide, write each packet to its sensors' captures.
 
 pub mod output;
+mod writer_thread;
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};

@@ -8,14 +8,12 @@
 //! and is counted as a `link_type_mismatch` drop.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blb_pcap::{PcapNgWriter, PcapWriter, TsPrecision};
 
-/// Size of each output's write buffer.
-const OUT_BUFFER: usize = 1 << 20;
+use super::writer_thread::{BatchSink, WriterThread};
 
 /// What happened to one packet written to one sensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +26,11 @@ pub enum Written {
 
 enum Writer {
     Pcap {
-        w: PcapWriter<BufWriter<File>>,
+        w: PcapWriter<BatchSink>,
         link_type: u32,
     },
     PcapNg {
-        w: PcapNgWriter<BufWriter<File>>,
+        w: PcapNgWriter<BatchSink>,
         ifaces: Vec<(u32, u32)>,
     },
 }
@@ -41,6 +39,7 @@ enum Writer {
 pub struct SensorFiles {
     paths: Vec<PathBuf>,
     writers: Vec<Writer>,
+    thread: WriterThread,
 }
 
 impl SensorFiles {
@@ -67,12 +66,18 @@ impl SensorFiles {
             }
         }
         let mut paths = Vec::with_capacity(n);
-        let mut writers = Vec::with_capacity(n);
+        let mut files = Vec::with_capacity(n);
         for i in 0..n {
             let path = Self::path(dir, i);
             let file =
                 File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-            let out = BufWriter::with_capacity(OUT_BUFFER, file);
+            files.push((path.clone(), file));
+            paths.push(path);
+        }
+        let thread = WriterThread::start(files);
+        let mut writers = Vec::with_capacity(n);
+        for (i, path) in paths.iter().enumerate() {
+            let out = thread.sink(i);
             let writer = if distinct.len() > 1 {
                 let mut w = PcapNgWriter::new(out)
                     .with_context(|| format!("cannot write {}", path.display()))?;
@@ -90,10 +95,13 @@ impl SensorFiles {
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 Writer::Pcap { w, link_type: lt }
             };
-            paths.push(path);
             writers.push(writer);
         }
-        Ok(SensorFiles { paths, writers })
+        Ok(SensorFiles {
+            paths,
+            writers,
+            thread,
+        })
     }
 
     /// Write one packet to sensor `i`.
@@ -119,9 +127,9 @@ impl SensorFiles {
                 let id = match ifaces.iter().find(|(lt, _)| *lt == link_type) {
                     Some(&(_, id)) => id,
                     None => {
-                        let id = w
-                            .add_interface(link_type, 262_144)
-                            .with_context(|| self.paths[i].display().to_string())?;
+                        let Ok(id) = w.add_interface(link_type, 262_144) else {
+                            return Err(self.failure(i));
+                        };
                         ifaces.push((link_type, id));
                         id
                     }
@@ -129,20 +137,36 @@ impl SensorFiles {
                 w.write_packet(id, ts, wire_len, data)
             }
         };
-        result.with_context(|| format!("cannot write {}", self.paths[i].display()))?;
+        if result.is_err() {
+            return Err(self.failure(i));
+        }
         Ok(Written::Ok)
     }
 
-    /// Flush every output.
+    /// The real cause once the writer thread failed: the file and the system's error.
+    fn failure(&mut self, i: usize) -> anyhow::Error {
+        self.writers.clear();
+        match self.thread.finish() {
+            Err((path, e)) => anyhow::anyhow!("cannot write {}: {e}", path.display()),
+            Ok(()) => anyhow::anyhow!("cannot write {}", self.paths[i].display()),
+        }
+    }
+
+    /// Hand over the last batches, close the outputs and wait until everything is written.
     pub fn finish(&mut self) -> anyhow::Result<()> {
-        for (w, p) in self.writers.iter_mut().zip(&self.paths) {
-            match w {
+        for i in 0..self.writers.len() {
+            let flushed = match &mut self.writers[i] {
                 Writer::Pcap { w, .. } => w.flush(),
                 Writer::PcapNg { w, .. } => w.flush(),
+            };
+            if flushed.is_err() {
+                return Err(self.failure(i));
             }
-            .with_context(|| format!("cannot write {}", p.display()))?;
         }
-        Ok(())
+        self.writers.clear();
+        self.thread
+            .finish()
+            .map_err(|(path, e)| anyhow::anyhow!("cannot write {}: {e}", path.display()))
     }
 
     /// The output paths, sensor by sensor.

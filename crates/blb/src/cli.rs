@@ -21,6 +21,84 @@ pub enum Command {
     Balance(Box<BalanceArgs>),
     /// Generate a traffic scenario as a pcap file.
     Generate(Box<GenerateArgs>),
+    /// Run the source-address CUSUM detector over a capture.
+    Detect(Box<DetectArgs>),
+    /// Reproduce the paper's experiment: detection time and load balance per algorithm.
+    Experiment(Box<ExperimentArgs>),
+}
+
+/// Flags of `blb detect`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct DetectArgs {
+    /// Capture to watch (`-` for standard input).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: PathBuf,
+    /// Capture of normal traffic to learn legitimate source addresses from.
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<PathBuf>,
+    /// Length of a CUSUM interval in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<f64>,
+    /// Normaliser C of X_n = new sources / C.
+    #[arg(long, value_name = "C")]
+    pub c: Option<f64>,
+    /// Drift β of Y_n = max(0, Y_{n-1} + X_n − β).
+    #[arg(long, value_name = "B")]
+    pub beta: Option<f64>,
+    /// Alarm threshold th_y (alarm when Y_n > th_y).
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f64>,
+    /// Write the CSV here instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+/// Flags of `blb experiment`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ExperimentArgs {
+    /// Scenario: udp-flood (the paper's), syn-flood, port-sweep or port-scan.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// Use this capture instead of a generated scenario.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+    /// Seconds of training (background only) before the attack; with --read, the first SECS of
+    /// the capture.
+    #[arg(long, value_name = "SECS")]
+    pub training: Option<f64>,
+    /// Seconds of attack (generated scenarios).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Generator seed.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Number of sensors.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub sensors: Option<usize>,
+    /// Output directory (report.md, report.json, series.csv, figure.png, figure.svg).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Capacity of each sensor in bytes per second.
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub capacity: Option<f64>,
+    /// BLB's variance bound V.
+    #[arg(long, value_name = "V")]
+    pub variance_bound: Option<f64>,
+    /// BLB's α preset: ddos or port.
+    #[arg(long, value_name = "PRESET")]
+    pub alpha_preset: Option<String>,
+    /// BLB's decay factor λ.
+    #[arg(long, value_name = "LAMBDA")]
+    pub lambda: Option<f64>,
+    /// Time constant of the load estimate, seconds.
+    #[arg(long, value_name = "SECS")]
+    pub load_time_constant: Option<f64>,
+    /// Draw the flood's ports per packet (each packet its own flow).
+    #[arg(long)]
+    pub ports_per_packet: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Flags of `blb balance`.

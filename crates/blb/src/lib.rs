@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod experiment;
 pub mod pipeline;
 pub mod settings;
 pub mod summary;
@@ -15,5 +16,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Balance(args) => commands::balance::run(&args),
         cli::Command::Generate(args) => commands::generate::run(&args),
+        cli::Command::Detect(args) => commands::detect::run(&args),
+        cli::Command::Experiment(args) => commands::experiment::run(&args),
     }
 }

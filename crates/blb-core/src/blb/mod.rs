@@ -75,7 +75,7 @@ impl Default for BlbConfig {
     fn default() -> Self {
         BlbConfig {
             distance: DistanceConfig::ddos(),
-            lambda: 1.05,
+            lambda: 1.01,
             constraint: Constraint::Variance(9.0),
             duplication: 1,
             m_max: 4096,

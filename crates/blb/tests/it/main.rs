@@ -4,6 +4,7 @@
 mod blb_pcaps;
 mod cli;
 mod determinism;
+mod experiment;
 mod malformed;
 mod shared_pcaps;
 mod util;

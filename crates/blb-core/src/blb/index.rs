@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap, btree_set};
 
 use super::cluster::{Cluster, ClusterSet, ordered_bits};
 use super::distance::{Distance, FlowPoint, IpMatch, Match, PortMatch};
-use super::solve_p::{Scoring, Search};
+use super::solve_p::{Scoring, Search, beats};
 use crate::packet::{Addr, AddrFamily};
 use crate::sensor::SensorSet;
 
@@ -322,7 +322,7 @@ impl Search for Indexed {
             cursors[i].advance(clusters, allowed);
             let Some(c) = clusters.get(id) else { continue };
             let b = s.benefit(f, c);
-            if b > 0.0 && best.is_none_or(|(bid, bb)| b > bb || (b == bb && id < bid)) {
+            if beats(b, id, best) {
                 best = Some((id, b));
             }
         }

@@ -100,6 +100,12 @@ pub trait Search {
     ) -> Option<(u32, f64)>;
 }
 
+/// The rule both searches choose by: a positive benefit, greater than the best so far, or equal
+/// to it with a lower cluster id.
+pub fn beats(b: f64, id: u32, best: Option<(u32, f64)>) -> bool {
+    b > 0.0 && best.is_none_or(|(bid, bb)| b > bb || (b == bb && id < bid))
+}
+
 /// The reference implementation: the literal O(m) scan of all clusters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BruteForce;
@@ -118,7 +124,7 @@ impl Search for BruteForce {
                 continue;
             }
             let b = s.benefit(f, c);
-            if b > 0.0 && best.is_none_or(|(_, bb)| b > bb) {
+            if beats(b, id, best) {
                 best = Some((id, b));
             }
         }

@@ -8,29 +8,7 @@ use blb_detect::{AddressDb, AddressDbConfig, Cusum, CusumConfig};
 
 use crate::cli::DetectArgs;
 use crate::error::usage;
-use crate::pipeline::open_input;
-
-fn for_each_packet(
-    path: &std::path::Path,
-    mut f: impl FnMut(&blb_core::packet::PacketMeta),
-) -> anyhow::Result<()> {
-    let name = path.display().to_string();
-    let (input, _) = open_input(path)?;
-    let mut r = blb_pcap::CaptureReader::new(input)
-        .with_context(|| format!("{name}: cannot read the capture"))?;
-    while let Some(p) = r
-        .next_packet()
-        .with_context(|| format!("{name}: input stopped early"))?
-    {
-        f(&blb_wire::parse(
-            p.link_type,
-            p.ts_nanos,
-            p.wire_len,
-            p.data,
-        ));
-    }
-    Ok(())
-}
+use crate::pipeline::for_each_packet;
 
 /// Run the subcommand.
 pub fn run(a: &DetectArgs) -> anyhow::Result<()> {

@@ -10,7 +10,6 @@ pub use report::{AlgorithmResult, Report};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, Single};
 use blb_core::blb::{BlbBalancer, BlbConfig, DistanceConfig};
 use blb_core::flow_key::{FlowKey, KeyOptions};
@@ -106,15 +105,7 @@ pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
     match &s.read {
         Some(path) => {
             let name = path.display().to_string();
-            let (input, _) = crate::pipeline::open_input(path)?;
-            let mut r = blb_pcap::CaptureReader::new(input)
-                .with_context(|| format!("{name}: cannot read the capture"))?;
-            while let Some(p) = r
-                .next_packet()
-                .with_context(|| format!("{name}: input stopped early"))?
-            {
-                packets.push(blb_wire::parse(p.link_type, p.ts_nanos, p.wire_len, p.data));
-            }
+            crate::pipeline::for_each_packet(path, |p| packets.push(*p))?;
             let first = packets.first().map_or(0, |p| p.ts);
             attack_start = first + (s.read_training_secs * NANOS_PER_SEC as f64) as u64;
             description = format!(

@@ -160,7 +160,7 @@ pub fn build_balancer(settings: &BalanceSettings) -> anyhow::Result<Box<dyn Bala
     Ok(Box::new(blb))
 }
 
-/// The flow points of a training capture: the first packet of each distinct flow (read up to
+/// The flow points of a training capture: the first packet of each distinct flow (the first
 /// [`TRAIN_READ_CAP`] flows), then `want` of them evenly spaced over the capture.
 fn training_points(
     path: &Path,
@@ -168,28 +168,17 @@ fn training_points(
     key: KeyOptions,
     want: usize,
 ) -> anyhow::Result<Vec<FlowPoint>> {
-    let name = path.display().to_string();
-    let (input, _) = open_input(path)?;
-    let mut reader = CaptureReader::new(input)
-        .with_context(|| format!("training capture {name}: cannot read it"))?;
     let mut seen = HashSet::new();
     let mut points = Vec::new();
-    while let Some(p) = reader
-        .next_packet()
-        .with_context(|| format!("training capture {name}"))?
-    {
-        let meta = blb_wire::parse(p.link_type, p.ts_nanos, p.wire_len, p.data);
-        if meta.fragment.is_some_and(|f| !f.is_first()) {
-            continue;
+    for_each_packet(path, |meta| {
+        if points.len() >= TRAIN_READ_CAP || meta.fragment.is_some_and(|f| !f.is_first()) {
+            return;
         }
-        let (k, _) = FlowKey::from_packet(&meta, key, true);
-        if seen.insert(k) {
-            points.push(blb.point(&meta));
-            if points.len() >= TRAIN_READ_CAP {
-                break;
-            }
+        if seen.insert(FlowKey::from_packet(meta, key, true).0) {
+            points.push(blb.point(meta));
         }
-    }
+    })
+    .with_context(|| "training capture".to_string())?;
     if points.len() <= want {
         return Ok(points);
     }
@@ -197,6 +186,30 @@ fn training_points(
     Ok((0..want)
         .map(|i| points[(i as f64 * step) as usize])
         .collect())
+}
+
+/// Read a whole capture (a file, or standard input for `-`), parsing each packet; errors name
+/// the file and the packet.
+pub fn for_each_packet(
+    path: &Path,
+    mut f: impl FnMut(&blb_core::packet::PacketMeta),
+) -> anyhow::Result<()> {
+    let name = path.display().to_string();
+    let (input, _) = open_input(path)?;
+    let mut r =
+        CaptureReader::new(input).with_context(|| format!("{name}: cannot read the capture"))?;
+    while let Some(p) = r
+        .next_packet()
+        .with_context(|| format!("{name}: input stopped early"))?
+    {
+        f(&blb_wire::parse(
+            p.link_type,
+            p.ts_nanos,
+            p.wire_len,
+            p.data,
+        ));
+    }
+    Ok(())
 }
 
 /// Parse one frame, let the engine decide, write it to its sensors.

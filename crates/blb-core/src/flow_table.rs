@@ -93,6 +93,8 @@ pub struct Flow {
     deadline: Nanos,
     generation: u32,
     live: bool,
+    /// The second of the wheel slot the flow is filed under (other entries are stale).
+    filed: u64,
 }
 
 impl Flow {
@@ -215,7 +217,8 @@ pub struct FlowTable {
     map: HashMap<FlowKey, u32>,
     flows: Vec<Flow>,
     free: Vec<u32>,
-    wheel: Vec<Vec<(u32, u32)>>,
+    /// Slots of one second: (flow index, generation, the second it was filed for).
+    wheel: Vec<Vec<(u32, u32, u64)>>,
     /// The last second whose slot was processed.
     cursor: Option<u64>,
     cap: usize,
@@ -274,7 +277,13 @@ impl FlowTable {
         let idx = *self.map.get(key)? as usize;
         let flow = self.flows.get_mut(idx)?;
         flow.update(p, dir, now, &self.timeouts);
-        Some(flow)
+        // A shorter timeout (RST, both FINs) can move the deadline before the slot the flow is
+        // filed in: file it again, earlier (the later entry becomes stale).
+        let (deadline, generation, filed) = (flow.deadline, flow.generation, flow.filed);
+        if self.slot_second(deadline) < filed {
+            self.schedule(idx as u32, generation, deadline);
+        }
+        self.flows.get(idx)
     }
 
     /// Insert a new flow (the caller checked that `key` is absent). When the table is at its
@@ -308,6 +317,7 @@ impl FlowTable {
             deadline: now,
             generation: 0,
             live: true,
+            filed: 0,
         };
         flow.update(p, dir, now, &self.timeouts);
         let idx = match self.free.pop() {
@@ -351,11 +361,11 @@ impl FlowTable {
             self.cursor = Some(cursor);
             let slot = (cursor % WHEEL_SLOTS) as usize;
             let mut due = std::mem::take(&mut self.wheel[slot]);
-            for (idx, generation) in due.drain(..) {
+            for (idx, generation, filed) in due.drain(..) {
                 let Some(flow) = self.flows.get(idx as usize) else {
                     continue;
                 };
-                if !flow.live || flow.generation != generation {
+                if !flow.live || flow.generation != generation || flow.filed != filed {
                     continue;
                 }
                 if flow.deadline <= now {
@@ -390,11 +400,19 @@ impl FlowTable {
         }
     }
 
-    /// File `idx` in the slot of `deadline`, clamped to the wheel's horizon.
-    fn schedule(&mut self, idx: u32, generation: u32, deadline: Nanos) {
+    /// The second of the slot a deadline is filed in: clamped to the wheel's horizon.
+    fn slot_second(&self, deadline: Nanos) -> u64 {
         let cursor = self.cursor.unwrap_or(deadline / NANOS_PER_SEC);
-        let sec = (deadline / NANOS_PER_SEC).clamp(cursor + 1, cursor + WHEEL_SLOTS - 1);
-        self.wheel[(sec % WHEEL_SLOTS) as usize].push((idx, generation));
+        (deadline / NANOS_PER_SEC).clamp(cursor + 1, cursor + WHEEL_SLOTS - 1)
+    }
+
+    /// File `idx` in the slot of `deadline`.
+    fn schedule(&mut self, idx: u32, generation: u32, deadline: Nanos) {
+        let sec = self.slot_second(deadline);
+        if let Some(f) = self.flows.get_mut(idx as usize) {
+            f.filed = sec;
+        }
+        self.wheel[(sec % WHEEL_SLOTS) as usize].push((idx, generation, sec));
     }
 
     fn remove(&mut self, idx: u32, why: Removal, on_removed: &mut dyn FnMut(&Flow, Removal)) {
@@ -417,11 +435,11 @@ impl FlowTable {
         for step in 1..=WHEEL_SLOTS {
             let sec = cursor + step;
             let slot = (sec % WHEEL_SLOTS) as usize;
-            while let Some((idx, generation)) = self.wheel[slot].pop() {
+            while let Some((idx, generation, filed)) = self.wheel[slot].pop() {
                 let Some(flow) = self.flows.get(idx as usize) else {
                     continue;
                 };
-                if !flow.live || flow.generation != generation {
+                if !flow.live || flow.generation != generation || flow.filed != filed {
                     continue;
                 }
                 let due =

@@ -221,3 +221,41 @@ fn drain_removes_all() {
     assert_eq!(n, 2);
     assert!(t.is_empty());
 }
+
+#[test]
+fn rst_after_establishment_expires_at_the_shorter_timeout() {
+    // Established (600 s), then RST at 1100 s: closed, deadline 1160 s, not 1665 s.
+    let mut t = FlowTable::new(100, FlowTimeouts::default());
+    let mut log = Vec::new();
+    feed(
+        &mut t,
+        &tcp(1, 5, 2, 80, tcp_flags::SYN, 1000 * S),
+        &mut log,
+    );
+    feed(
+        &mut t,
+        &tcp(2, 80, 1, 5, tcp_flags::SYN | tcp_flags::ACK, 1000 * S),
+        &mut log,
+    );
+    feed(
+        &mut t,
+        &tcp(1, 5, 2, 80, tcp_flags::ACK, 1065 * S),
+        &mut log,
+    );
+    feed(
+        &mut t,
+        &tcp(1, 5, 2, 80, tcp_flags::RST, 1100 * S),
+        &mut log,
+    );
+    feed(&mut t, &udp(7, 8, 1159 * S), &mut log);
+    assert!(log.is_empty());
+    feed(&mut t, &udp(7, 8, 1161 * S), &mut log);
+    assert_eq!(log.len(), 1, "expired at 1160 s");
+    assert_eq!(log[0].0.protocol, proto::TCP);
+    // Much later the stale entry of the old deadline does nothing.
+    feed(&mut t, &udp(7, 8, 1700 * S), &mut log);
+    assert_eq!(
+        log.iter().filter(|(k, _)| k.protocol == proto::TCP).count(),
+        1
+    );
+}

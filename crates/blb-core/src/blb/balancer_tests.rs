@@ -465,3 +465,50 @@ fn indexed_equals_scan_with_thousands_of_clusters() {
         })
         .unwrap();
 }
+
+/// Far from the epoch (large keys), tied clusters must still go to the lowest id: the bound
+/// must round like the weights do.
+#[test]
+fn ties_far_from_the_epoch_go_to_the_lowest_id() {
+    for (lambda, secs) in [
+        (1.01f64, 4_000_000_000u64),
+        (2.0, 10_000_000),
+        (1e6, 100_000),
+    ] {
+        let mut out = Vec::new();
+        for search in [SearchMode::Indexed, SearchMode::BruteForce] {
+            let c = BlbConfig {
+                lambda,
+                ..cfg(search)
+            };
+            let mut b = BlbBalancer::new(vec![10e6; 4], c).unwrap();
+            let loads = [0.0; 4];
+            let far = secs * S;
+            // Epoch: an unrelated cluster (id 0).
+            decide(&mut b, &flow(9, 0x0c00_0001, 0, 47, S), &loads, 0);
+            // Cluster 1 shares only f's destination, cluster 2 only its source; same time.
+            decide(
+                &mut b,
+                &flow(2, 0x0a00_0001, 5000, proto::TCP, far),
+                &loads,
+                0,
+            );
+            decide(
+                &mut b,
+                &flow(1, 0x0b00_0001, 0, proto::ICMP, far),
+                &loads,
+                0,
+            );
+            assert_eq!(b.clusters().len(), 3);
+            decide(
+                &mut b,
+                &flow(1, 0x0a00_0001, 80, proto::UDP, far),
+                &loads,
+                0,
+            );
+            out.push(b.last_chosen().to_vec());
+        }
+        assert_eq!(out[0], out[1], "λ {lambda}, t {secs} s");
+        assert_eq!(out[0], vec![1]);
+    }
+}

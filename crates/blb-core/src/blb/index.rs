@@ -212,11 +212,10 @@ impl Indexed {
         self.sets.iter().map(|(s, _)| s.len()).sum()
     }
 
-    /// `ln` of the bound on the benefit of any cluster not yet seen, without the decay term
-    /// (`− t·ln λ`), given each set's next weight key (−∞ when exhausted or absent); and the
+    /// `ln` of the bound on the benefit of any cluster not yet seen at decay `t·ln λ`, given each set's next weight key (−∞ when exhausted or absent); and the
     /// set to advance: the one that holds the bound up (the smallest cap of the match that
     /// attains it), so that each step lowers the bound as fast as possible.
-    fn ln_bound(&self, next: &[f64; KEYS]) -> (f64, Option<usize>) {
+    fn ln_bound(&self, next: &[f64; KEYS], decay: f64) -> (f64, Option<usize>) {
         const INF: f64 = f64::INFINITY;
         let src_or_dst = if next[DST] > next[SRC] { DST } else { SRC };
         let ip_cap = [
@@ -241,7 +240,9 @@ impl Indexed {
                         continue; // no correlation: benefit 0
                     }
                     let (cap, set) = min(ipc, kc);
-                    let v = self.ln_closeness[i][j][k] + cap;
+                    // Decay first, as `Cluster::weight` does: `key − t·ln λ` rounds the same way
+                    // here and there, whatever the size of the key.
+                    let v = self.ln_closeness[i][j][k] + (cap - decay);
                     if v > bound.0 {
                         bound = (v, (set < KEYS).then_some(set));
                     }
@@ -308,9 +309,9 @@ impl Search for Indexed {
                     next[i] = k;
                 }
             }
-            let (ln_bound, pick) = this.ln_bound(&next);
+            let (ln_bound, pick) = this.ln_bound(&next, decay);
             let Some(i) = pick else { break };
-            let bound = (ln_bound - decay).exp() * (1.0 + MARGIN);
+            let bound = ln_bound.exp() * (1.0 + MARGIN);
             match best {
                 Some((_, bb)) if bound < bb => break,
                 None if bound <= 0.0 => break,

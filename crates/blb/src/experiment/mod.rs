@@ -162,6 +162,7 @@ fn balancer(
             let mut seen = HashSet::new();
             let points: Vec<_> = train
                 .iter()
+                .filter(|p| p.fragment.is_none_or(|f| f.is_first()))
                 .filter(|p| seen.insert(FlowKey::from_packet(p, KeyOptions::default(), true).0))
                 .map(|p| b.point(p))
                 .collect();

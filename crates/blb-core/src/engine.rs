@@ -304,11 +304,6 @@ impl Engine {
         &self.stats
     }
 
-    /// Count a drop that happened outside the engine (e.g. an output failed).
-    pub fn count_drop(&mut self, reason: DropReason, n: u64) {
-        self.stats.drops.add(reason, n);
-    }
-
     /// Take back deliveries that failed outside the engine: `failed` are the sensors of the
     /// last decision `sent` whose outputs could not take the packet of `cap_len` bytes. When
     /// no sensor got it, it counts as one drop under `reason`; otherwise one copy fewer.

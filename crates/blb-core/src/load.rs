@@ -80,13 +80,6 @@ impl LoadEstimator {
         );
     }
 
-    /// Predicted load (percent of sensor `s`'s capacity) of a flow sending `bytes_per_sec`.
-    pub fn load_of_rate(&self, s: usize, bytes_per_sec: f64) -> f64 {
-        self.capacity
-            .get(s)
-            .map_or(0.0, |c| 100.0 * bytes_per_sec / c)
-    }
-
     fn fold(&mut self, now: Nanos) {
         let dt = match self.last {
             Some(l) if now > l => (now - l) as f64 / NANOS_PER_SEC as f64,

@@ -26,6 +26,20 @@ impl EventStream for Empty {
 
 /// Nanoseconds of an exponential gap with mean `mean_ns`, at least 1.
 #[inline]
+/// The RST a scanner sends back on a SYN-ACK (it never completes the handshake).
+pub(crate) fn scanner_reset(synack: &crate::frame::Tcp) -> crate::frame::Tcp {
+    crate::frame::Tcp {
+        src: synack.dst,
+        dst: synack.src,
+        sport: synack.dport,
+        dport: synack.sport,
+        seq: synack.ack,
+        ack: 0,
+        flags: crate::frame::flags::RST,
+        window: 0,
+    }
+}
+
 pub(crate) fn exp_gap(rng: &mut crate::rng::Rng, mean_ns: f64) -> u64 {
     (rng.exp(mean_ns).round() as u64).max(1)
 }

@@ -156,16 +156,7 @@ impl EventStream for PortSweep {
             Ev::Probe(i) => self.probe(t, i, fb),
             Ev::SynAck(h) => {
                 fb.tcp(&h, 0);
-                let rst = Tcp {
-                    src: h.dst,
-                    dst: h.src,
-                    sport: h.dport,
-                    dport: h.sport,
-                    seq: h.ack,
-                    ack: 0,
-                    flags: flags::RST,
-                    window: 0,
-                };
+                let rst = super::scanner_reset(&h);
                 let delay = 30_000 + self.rng.below(100_000);
                 self.queue.push(t + delay, Ev::Plain(rst));
             }

@@ -1,0 +1,1 @@
+//! AF_PACKET capture with a TPACKET_V3 memory-mapped ring.

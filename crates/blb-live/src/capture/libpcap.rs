@@ -1,0 +1,1 @@
+//! libpcap capture with BPF filters (feature `pcap`).

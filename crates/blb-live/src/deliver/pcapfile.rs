@@ -1,0 +1,1 @@
+//! Delivery to pcap files rotated by size or time.

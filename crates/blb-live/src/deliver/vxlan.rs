@@ -1,0 +1,1 @@
+//! Delivery to a remote sensor over VXLAN (RFC 7348).

@@ -1,0 +1,1 @@
+//! The little BER codec SNMP needs.

@@ -1,0 +1,1 @@
+//! SNMP v2c polling of HOST-RESOURCES-MIB hrProcessorLoad.

@@ -1,0 +1,1 @@
+//! Interface facts: index, link type, up/down.

@@ -1,0 +1,8 @@
+//! Integration tests of the live layer. Tests that need root, network namespaces or Debian
+//! tools fail when `BLB_REQUIRE_TOOLS=1` (CI) and they cannot run; elsewhere they say so and
+//! skip.
+
+mod afpacket;
+mod deliver;
+mod http;
+mod snmp;

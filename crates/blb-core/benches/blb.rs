@@ -62,6 +62,7 @@ fn balancer(search: SearchMode, clusters: usize) -> BlbBalancer {
             loads: &loads,
             now: p.ts,
             live_flows: 1000,
+            in_service: blb_core::sensor::SensorSet::all(loads.len()),
         });
         i += 1;
     }
@@ -96,6 +97,7 @@ fn bench(c: &mut Criterion) {
                             loads: &loads,
                             now: p.ts,
                             live_flows: 1000,
+                            in_service: blb_core::sensor::SensorSet::all(loads.len()),
                         }));
                     }
                 })

@@ -24,6 +24,7 @@ use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
 use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
 use crate::load::{LoadEstimator, SecondSample, SecondStats};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
+use crate::feedback::ReportedLoads;
 use crate::sensor::{MAX_SENSORS, SensorSet};
 use crate::stats::{DropReason, EngineStats};
 
@@ -46,6 +47,8 @@ pub struct EngineConfig {
     pub capacities: Vec<f64>,
     /// Smoothing time constant of the load estimate.
     pub load_time_constant: Nanos,
+    /// A sensor's own load report older than this is ignored (see [`crate::feedback`]).
+    pub report_stale_after: Nanos,
 }
 
 impl EngineConfig {
@@ -60,6 +63,7 @@ impl EngineConfig {
             fragment_cap: 1 << 16,
             capacities: vec![capacity; sensors],
             load_time_constant: NANOS_PER_SEC,
+            report_stale_after: 10 * NANOS_PER_SEC,
         }
     }
 
@@ -109,15 +113,18 @@ impl EngineConfig {
 /// The balancing engine. See the module documentation.
 #[derive(Debug)]
 pub struct Engine {
-    cfg: EngineConfig,
-    balancer: Box<dyn Balancer>,
-    flows: FlowTable,
-    frags: FragmentTable,
-    load: LoadEstimator,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) balancer: Box<dyn Balancer>,
+    pub(crate) flows: FlowTable,
+    pub(crate) frags: FragmentTable,
+    pub(crate) load: LoadEstimator,
     seconds: SecondStats,
-    stats: EngineStats,
-    now: Nanos,
+    pub(crate) stats: EngineStats,
+    pub(crate) now: Nanos,
     loads_buf: Vec<f64>,
+    pub(crate) in_service: SensorSet,
+    pub(crate) reports: ReportedLoads,
+    pub(crate) failover: crate::failover::FailoverStats,
 }
 
 impl Engine {
@@ -142,6 +149,9 @@ impl Engine {
             stats: EngineStats::new(cfg.sensors),
             loads_buf: Vec::with_capacity(cfg.sensors),
             now: 0,
+            in_service: SensorSet::all(cfg.sensors),
+            reports: ReportedLoads::new(cfg.sensors, cfg.report_stale_after),
+            failover: Default::default(),
             balancer,
             cfg,
         })
@@ -202,6 +212,13 @@ impl Engine {
         let (key, dir) = FlowKey::from_packet(p, self.cfg.key, with_ports);
         if let Some(flow) = self.flows.touch(&key, p, dir, now) {
             let (sensors, tag) = (flow.sensors, flow.tag);
+            if sensors.is_empty() && !self.in_service.is_empty() {
+                // Every sensor was out when this flow was moved; one is back: place it again.
+                let a = self.ask_balancer(p, &key);
+                self.flows.set_assignment(&key, a);
+                self.failover.flows_replaced += 1;
+                return a.sensors;
+            }
             self.balancer.on_packet(tag, p, now);
             return sensors;
         }
@@ -230,7 +247,9 @@ impl Engine {
 
     fn ask_balancer(&mut self, p: &PacketMeta, key: &FlowKey) -> Assignment {
         if self.balancer.needs_loads() {
-            self.load.loads(self.now, &mut self.loads_buf);
+            let mut buf = std::mem::take(&mut self.loads_buf);
+            self.current_loads(&mut buf);
+            self.loads_buf = buf;
         } else {
             self.loads_buf.clear();
         }
@@ -240,15 +259,20 @@ impl Engine {
             loads: &self.loads_buf,
             now: self.now,
             live_flows: self.flows.len(),
+            in_service: self.in_service,
         };
         let mut a = self.balancer.assign(&ctx);
-        // Never deliver to a sensor that does not exist.
-        for s in a.sensors {
-            if usize::from(s) >= self.cfg.sensors {
-                a.sensors.remove(s);
-            }
-        }
+        // Never deliver to a sensor that does not exist or is out of service.
+        a.sensors = a.sensors.intersect(self.in_service);
         a
+    }
+
+    /// The loads a balancer sees: the estimate, combined with fresh reports.
+    pub(crate) fn current_loads(&mut self, out: &mut Vec<f64>) {
+        self.load.loads(self.now, out);
+        if !self.reports.is_empty() {
+            self.reports.combine(self.now, out);
+        }
     }
 
     fn handle_fragment(&mut self, p: &PacketMeta, frag: FragmentInfo) -> SensorSet {
@@ -356,8 +380,16 @@ impl Engine {
         self.seconds.samples()
     }
 
-    /// Current smoothed loads (percent of capacity).
+    /// Current loads as the balancer sees them (percent of capacity): the smoothed
+    /// estimate, combined with fresh reports.
     pub fn loads(&mut self) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.current_loads(&mut out);
+        out
+    }
+
+    /// Current smoothed estimates alone (percent of capacity).
+    pub fn estimated_loads(&mut self) -> Vec<f64> {
         let mut out = Vec::new();
         self.load.loads(self.now, &mut out);
         out

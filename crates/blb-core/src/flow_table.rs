@@ -383,6 +383,35 @@ impl FlowTable {
         }
     }
 
+    /// Visit every live flow in slot order; where `f` answers `Some`, the flow gets that
+    /// assignment. Returns how many flows changed. (For failover: rare, O(table).)
+    pub fn reassign(&mut self, f: &mut dyn FnMut(&Flow) -> Option<Assignment>) -> u64 {
+        let mut changed = 0;
+        for flow in self.flows.iter_mut().filter(|f| f.live) {
+            if let Some(a) = f(flow) {
+                flow.sensors = a.sensors;
+                flow.tag = a.tag;
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// Give the live flow `key` a new assignment; false when it is not in the table.
+    pub fn set_assignment(&mut self, key: &FlowKey, a: Assignment) -> bool {
+        let Some(&idx) = self.map.get(key) else {
+            return false;
+        };
+        match self.flows.get_mut(idx as usize) {
+            Some(flow) if flow.live => {
+                flow.sensors = a.sensors;
+                flow.tag = a.tag;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Remove every flow (end of input), handing each to `on_removed` as expired.
     pub fn drain(&mut self, on_removed: &mut dyn FnMut(&Flow, Removal)) {
         let live: Vec<u32> = self.map.values().copied().collect();

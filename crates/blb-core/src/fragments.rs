@@ -108,6 +108,14 @@ impl FragmentTable {
         }
     }
 
+    /// Forget every datagram that went to `sensor` (it left service; later fragments are
+    /// placed afresh, by their pseudo-flow). Returns how many were forgotten.
+    pub fn forget_sensor(&mut self, sensor: crate::sensor::SensorId) -> u64 {
+        let before = self.map.len();
+        self.map.retain(|_, (s, _)| !s.contains(sensor));
+        (before - self.map.len()) as u64
+    }
+
     /// Datagrams tracked now.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -12,13 +12,17 @@
 //! * [`blb`]: the Benefit-based Load Balancing algorithm (logical distance, clusters,
 //!   `solve_p`, the indexed search, the k-medoids start);
 //! * [`load`]: load estimation and per-second load statistics;
-//! * [`engine`]: the state machine that ties them together.
+//! * [`feedback`]: loads reported by the sensors, combined with the estimate;
+//! * [`engine`]: the state machine that ties them together;
+//! * [`failover`]: sensors leaving and returning to service, and the flows that move.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod balancer;
 pub mod blb;
 pub mod engine;
+pub mod failover;
+pub mod feedback;
 pub mod flow_key;
 pub mod flow_table;
 pub mod fragments;

@@ -15,6 +15,25 @@ impl SensorSet {
     /// The empty set.
     pub const EMPTY: SensorSet = SensorSet(0);
 
+    /// The set of sensors `0..n` (all of them when `n` ≥ [`MAX_SENSORS`]).
+    pub fn all(n: usize) -> Self {
+        if n >= MAX_SENSORS {
+            SensorSet(u64::MAX)
+        } else {
+            SensorSet((1u64 << n) - 1)
+        }
+    }
+
+    /// The sensors in both sets.
+    pub fn intersect(self, other: SensorSet) -> Self {
+        SensorSet(self.0 & other.0)
+    }
+
+    /// The sensors of `self` not in `other`.
+    pub fn without(self, other: SensorSet) -> Self {
+        SensorSet(self.0 & !other.0)
+    }
+
     /// The set holding one sensor. Ids at or above [`MAX_SENSORS`] are ignored (empty set).
     pub fn one(id: SensorId) -> Self {
         let mut s = SensorSet::EMPTY;
@@ -115,5 +134,10 @@ mod tests {
         assert!(s.contains(63));
         assert!(!s.contains(200));
         assert_eq!(SensorSet::one(5).bits(), 1 << 5);
+        assert_eq!(SensorSet::all(3).bits(), 0b111);
+        assert_eq!(SensorSet::all(64).len(), 64);
+        assert_eq!(SensorSet::all(0), SensorSet::EMPTY);
+        assert_eq!(SensorSet::all(3).without(SensorSet::one(1)).bits(), 0b101);
+        assert_eq!(SensorSet::all(3).intersect(SensorSet::one(2)).bits(), 0b100);
     }
 }

@@ -5,14 +5,21 @@
 //! addresses and ports it reads: with a known, unkeyed hash they could aim a flood at one
 //! sensor. The input is symmetric (endpoints in canonical order), so both directions of a
 //! connection hash alike.
+//!
+//! The hash picks a sensor by rendezvous (highest-random-weight) hashing: each sensor `i`
+//! scores `mix(h, i)` and the highest-scoring sensor in service wins. With every sensor in
+//! service this is as even as a plain modulo; when a sensor leaves, only its own flows move
+//! (each to its second-highest score), and the flows of every other sensor stay put; when it
+//! comes back, new flows that rank it first go to it again. `mix` is a fixed 64-bit
+//! finaliser: the secret is already in `h`, so the scores stay unpredictable to an attacker.
 
 use std::hash::Hasher;
 
 use siphasher::sip::SipHasher24;
 
-use super::{Assignment, Balancer, FlowContext, reduce};
+use super::{Assignment, Balancer, FlowContext, Relocation};
 use crate::flow_key::{FlowKey, KeyClass};
-use crate::sensor::SensorId;
+use crate::sensor::{SensorId, SensorSet};
 
 /// What the hash reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,10 +138,35 @@ impl HashBalancer {
         h.finish()
     }
 
-    /// The sensor a key maps to.
+    /// The sensor a key maps to with every sensor in service.
     pub fn sensor_of(&self, key: &FlowKey) -> SensorId {
-        reduce(self.hash(key), self.sensors) as SensorId
+        self.sensor_among(key, SensorSet::all(self.sensors))
+            .unwrap_or(0)
     }
+
+    /// The sensor a key maps to among the sensors `up` (rendezvous hashing); `None` when
+    /// `up` is empty.
+    pub fn sensor_among(&self, key: &FlowKey, up: SensorSet) -> Option<SensorId> {
+        let h = self.hash(key);
+        let mut best: Option<(SensorId, u64)> = None;
+        for s in up.intersect(SensorSet::all(self.sensors)) {
+            let score = rendezvous_score(h, s);
+            if best.is_none_or(|(_, b)| score > b) {
+                best = Some((s, score));
+            }
+        }
+        best.map(|(s, _)| s)
+    }
+}
+
+/// Sensor `s`'s rendezvous score for a flow hash `h`: the SplitMix64 finaliser over `h`
+/// combined with a per-sensor odd constant.
+#[inline]
+fn rendezvous_score(h: u64, s: SensorId) -> u64 {
+    let mut z = h ^ (u64::from(s) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Balancer for HashBalancer {
@@ -145,7 +177,18 @@ impl Balancer for HashBalancer {
         self.sensors
     }
     fn assign(&mut self, ctx: &FlowContext<'_>) -> Assignment {
-        Assignment::to(self.sensor_of(ctx.key))
+        match self.sensor_among(ctx.key, ctx.in_service) {
+            Some(s) => Assignment::to(s),
+            None => Assignment {
+                sensors: SensorSet::EMPTY,
+                tag: 0,
+            },
+        }
+    }
+
+    fn relocate(&mut self, r: &mut Relocation<'_>) -> SensorSet {
+        self.sensor_among(r.key, r.in_service)
+            .map_or(SensorSet::EMPTY, SensorSet::one)
     }
 }
 
@@ -197,6 +240,33 @@ mod tests {
             })
             .count();
         assert!(differ > 800, "only {differ} of 1000 flows moved");
+    }
+
+    #[test]
+    fn rendezvous_moves_only_the_leaving_sensors_flows() {
+        let b = HashBalancer::new(10, HashMode::FiveTuple, HashKey([5; 16]));
+        let all = SensorSet::all(10);
+        let mut down = all;
+        down.remove(3);
+        let mut moved_from_3 = [0u32; 10];
+        for i in 0..20_000u32 {
+            let k = key(i.to_be_bytes(), (i % 40_000) as u16, [10, 9, 9, 9], 443);
+            let before = b.sensor_among(&k, all).unwrap();
+            let after = b.sensor_among(&k, down).unwrap();
+            assert_ne!(after, 3);
+            if before == 3 {
+                moved_from_3[usize::from(after)] += 1;
+            } else {
+                assert_eq!(before, after, "a flow on sensor {before} moved");
+            }
+            // Back in service: the original mapping again.
+            assert_eq!(b.sensor_among(&k, all).unwrap(), before);
+        }
+        // Sensor 3's flows spread over the other nine.
+        let spread: Vec<u32> = moved_from_3.iter().copied().filter(|&c| c > 0).collect();
+        assert_eq!(spread.len(), 9, "{moved_from_3:?}");
+        assert!(spread.iter().all(|&c| c > 120), "{moved_from_3:?}");
+        assert_eq!(b.sensor_among(&key([1; 4], 1, [2; 4], 2), SensorSet::EMPTY), None);
     }
 
     #[test]

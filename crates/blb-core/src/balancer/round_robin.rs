@@ -1,7 +1,8 @@
-//! The `round-robin` balancer: each new flow to the next sensor in turn (the paper's baseline).
+//! The `round-robin` balancer: each new flow to the next sensor in turn (the paper's
+//! baseline), skipping sensors out of service; relocated flows are dealt out in turn too.
 
 use super::{Assignment, Balancer, FlowContext};
-use crate::sensor::SensorId;
+use crate::sensor::{SensorId, SensorSet};
 
 /// Flow-based round robin.
 #[derive(Debug, Clone)]
@@ -20,6 +21,20 @@ impl RoundRobin {
     }
 }
 
+impl RoundRobin {
+    /// The next sensor in turn that is in `up`.
+    fn next_in(&mut self, up: SensorSet) -> Option<SensorId> {
+        for _ in 0..self.sensors {
+            let s = self.next as SensorId;
+            self.next = (self.next + 1) % self.sensors;
+            if up.contains(s) {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
 impl Balancer for RoundRobin {
     fn name(&self) -> &'static str {
         "round-robin"
@@ -27,9 +42,22 @@ impl Balancer for RoundRobin {
     fn sensors(&self) -> usize {
         self.sensors
     }
-    fn assign(&mut self, _ctx: &FlowContext<'_>) -> Assignment {
-        let s = self.next;
-        self.next = (self.next + 1) % self.sensors;
-        Assignment::to(s as SensorId)
+    fn assign(&mut self, ctx: &FlowContext<'_>) -> Assignment {
+        match self.next_in(ctx.in_service) {
+            Some(s) => Assignment::to(s),
+            None => Assignment {
+                sensors: SensorSet::EMPTY,
+                tag: 0,
+            },
+        }
+    }
+
+    fn relocate(&mut self, r: &mut super::Relocation<'_>) -> SensorSet {
+        let kept = r.old.intersect(r.in_service);
+        if !kept.is_empty() {
+            return kept;
+        }
+        self.next_in(r.in_service)
+            .map_or(SensorSet::EMPTY, SensorSet::one)
     }
 }

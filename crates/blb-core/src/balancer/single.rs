@@ -1,4 +1,5 @@
-//! The `single` balancer: everything to sensor 0, the reference a detector would like.
+//! The `single` balancer: everything to sensor 0, the reference a detector would like (to
+//! the lowest-numbered sensor in service when sensor 0 is out).
 
 use super::{Assignment, Balancer, FlowContext};
 
@@ -22,7 +23,20 @@ impl Balancer for Single {
     fn sensors(&self) -> usize {
         self.sensors
     }
-    fn assign(&mut self, _ctx: &FlowContext<'_>) -> Assignment {
-        Assignment::to(0)
+    fn assign(&mut self, ctx: &FlowContext<'_>) -> Assignment {
+        match ctx.in_service.first() {
+            Some(s) => Assignment::to(s),
+            None => Assignment {
+                sensors: crate::sensor::SensorSet::EMPTY,
+                tag: 0,
+            },
+        }
+    }
+
+    fn relocate(&mut self, r: &mut super::Relocation<'_>) -> crate::sensor::SensorSet {
+        match r.in_service.first() {
+            Some(s) => crate::sensor::SensorSet::one(s),
+            None => crate::sensor::SensorSet::EMPTY,
+        }
     }
 }

@@ -1,13 +1,22 @@
 //! The BLB balancer itself: Listing 3 around `solve_p`, the cluster set and its indexes, and
 //! the per-flow record of which clusters a flow joined.
+//!
+//! Failover: when a sensor leaves service its clusters move, heaviest first, each to the
+//! sensor in service with the least tentative load (the leaving sensor's load is split over
+//! its clusters in proportion to their weights), and its live flows follow their clusters.
+//! New clusters, warm-up flows and `solve_p`'s choices only ever use sensors in service, and
+//! the variance bound is taken over the sensors in service.
 
 use super::cluster::{ClusterSet, ClusterStats, add_flow, new_cluster, refresh};
 use super::distance::{Distance, FlowPoint};
 use super::index::Indexed;
 use super::kmedoids::pam;
-use super::solve_p::{BruteForce, Scoring, Search, solve_p};
+use super::solve_p::{BruteForce, Scoring, Search, solve_p_among};
 use super::{BlbConfig, FlowLoad, SearchMode};
-use crate::balancer::{Assignment, Balancer, FlowContext};
+use crate::balancer::{
+    Assignment, Balancer, FlowContext, Relocation, ServiceContext, least_loaded,
+    relocate_to_least_loaded,
+};
 use crate::packet::{NANOS_PER_SEC, Nanos, PacketMeta};
 use crate::sensor::{SensorId, SensorSet};
 
@@ -31,6 +40,8 @@ pub struct BlbCounters {
     pub clusters: ClusterStats,
     /// Clusters live now.
     pub live_clusters: u64,
+    /// Clusters moved off sensors that left service.
+    pub clusters_moved: u64,
 }
 
 /// Which clusters (id, generation) one flow joined; tag − 1 indexes these. The first is
@@ -112,12 +123,17 @@ impl BlbBalancer {
     /// flows. Returns the number of clusters created.
     pub fn train(&mut self, points: &[FlowPoint]) -> usize {
         self.warmup.clear();
-        let created = self.start_from(points.to_vec(), 0.0);
+        let created = self.start_from(points.to_vec(), 0.0, SensorSet::all(self.n));
         self.started = true;
         created
     }
 
-    fn start_from(&mut self, points: Vec<FlowPoint>, t: f64) -> usize {
+    fn start_from(&mut self, points: Vec<FlowPoint>, t: f64, up: SensorSet) -> usize {
+        let up: Vec<SensorId> = if up.is_empty() {
+            (0..self.n as SensorId).collect()
+        } else {
+            up.iter().collect()
+        };
         let d = &self.distance;
         let m = pam(
             points.len(),
@@ -134,7 +150,7 @@ impl BlbBalancer {
         for (k, &medoid) in m.medoids.iter().enumerate() {
             let c = new_cluster(
                 points[medoid],
-                k as SensorId,
+                up[k % up.len()],
                 t,
                 sizes[k].max(1),
                 self.ln_lambda,
@@ -172,14 +188,24 @@ impl BlbBalancer {
         now.saturating_sub(epoch) as f64 / NANOS_PER_SEC as f64
     }
 
-    fn least_loaded(&self, loads: &[f64]) -> SensorId {
-        let mut best = 0usize;
-        for (i, &l) in loads.iter().enumerate().take(self.n) {
-            if l < loads[best] {
-                best = i;
+    /// The sensor of the flow's first live cluster, plus those of its other live clusters.
+    fn sensors_of_slot(&self, tag: u64) -> SensorSet {
+        let mut out = SensorSet::EMPTY;
+        let Some(slot) = tag.checked_sub(1).and_then(|i| self.flows.get(i as usize)) else {
+            return out;
+        };
+        if !slot.live {
+            return out;
+        }
+        for k in 0..slot.len() {
+            if let Some((id, generation)) = slot.get(k)
+                && self.clusters.generation(id) == generation
+                && let Some(c) = self.clusters.get(id)
+            {
+                out.insert(c.sensor);
             }
         }
-        best as SensorId
+        out
     }
 
     fn predicted_loads(&mut self, loads: &[f64], live_flows: usize) {
@@ -269,15 +295,22 @@ impl Balancer for BlbBalancer {
         let f = self.distance.point(ctx.packet);
         self.chosen.clear();
         self.counters.decisions += 1;
+        let up = ctx.in_service.intersect(SensorSet::all(self.n));
+        let Some(least) = least_loaded(ctx.loads, up) else {
+            return Assignment {
+                sensors: SensorSet::EMPTY,
+                tag: 0,
+            };
+        };
         if !self.started {
             self.warmup.push(f);
             if self.warmup.len() >= self.cfg.train_flows {
                 let points = std::mem::take(&mut self.warmup);
-                self.start_from(points, t);
+                self.start_from(points, t, up);
                 self.started = true;
             }
             self.counters.warmup_flows += 1;
-            return Assignment::to(self.least_loaded(ctx.loads));
+            return Assignment::to(least);
         }
         self.predicted_loads(ctx.loads, ctx.live_flows);
         let scoring = Scoring {
@@ -291,7 +324,7 @@ impl Balancer for BlbBalancer {
             None => &mut brute,
         };
         let mut chosen = std::mem::take(&mut self.chosen);
-        solve_p(
+        solve_p_among(
             search,
             &self.clusters,
             &scoring,
@@ -300,6 +333,7 @@ impl Balancer for BlbBalancer {
             self.cfg.duplication,
             ctx.loads,
             &self.lf,
+            up,
             &mut chosen,
         );
         self.chosen = chosen;
@@ -307,7 +341,7 @@ impl Balancer for BlbBalancer {
         if self.chosen.is_empty() {
             self.counters.new_clusters += 1;
             self.make_room(t);
-            let sensor = self.least_loaded(ctx.loads);
+            let sensor = least;
             let id = self
                 .clusters
                 .insert(new_cluster(f, sensor, t, 1, self.ln_lambda));
@@ -396,6 +430,52 @@ impl Balancer for BlbBalancer {
         }
     }
 
+    fn sensor_left(&mut self, sensor: SensorId, ctx: &mut ServiceContext<'_>) -> u64 {
+        let t = match self.epoch {
+            Some(epoch) => ctx.now.saturating_sub(epoch) as f64 / NANOS_PER_SEC as f64,
+            None => 0.0,
+        };
+        let ln_lambda = self.ln_lambda;
+        let mut leaving: Vec<(f64, u32)> = self
+            .clusters
+            .iter()
+            .filter(|(_, c)| c.sensor == sensor)
+            .map(|(id, c)| (c.weight(t, ln_lambda), id))
+            .collect();
+        // Heaviest first (ties by id, for determinism).
+        leaving.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let total: f64 = leaving.iter().map(|(w, _)| w).sum();
+        let mut moved = 0;
+        for (w, id) in leaving {
+            let Some(to) = least_loaded(ctx.loads, ctx.in_service) else {
+                break;
+            };
+            if let Some(l) = ctx.loads.get_mut(usize::from(to))
+                && total > 0.0
+            {
+                *l += ctx.leaving_load * w / total;
+            }
+            if let Some(old) = self.clusters.update(id, |c| c.sensor = to)
+                && let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id))
+            {
+                ix.update(id, &old, c);
+            }
+            moved += 1;
+        }
+        self.counters.clusters_moved += moved;
+        moved
+    }
+
+    fn relocate(&mut self, r: &mut Relocation<'_>) -> SensorSet {
+        // A flow follows its clusters (already moved by `sensor_left`); a warm-up flow, or
+        // one whose clusters were deleted, goes to the least-loaded sensor in service.
+        let followed = self.sensors_of_slot(r.tag).intersect(r.in_service);
+        if !followed.is_empty() {
+            return followed;
+        }
+        relocate_to_least_loaded(r)
+    }
+
     fn counters(&self) -> Vec<(&'static str, u64)> {
         let c = BlbBalancer::counters(self);
         vec![
@@ -408,6 +488,7 @@ impl Balancer for BlbBalancer {
             ("clusters_deleted", c.clusters.deleted),
             ("clusters_evicted", c.clusters.evicted),
             ("clusters_live", c.live_clusters),
+            ("clusters_moved", c.clusters_moved),
         ]
     }
 }

@@ -34,6 +34,7 @@ fn decide(b: &mut BlbBalancer, p: &PacketMeta, loads: &[f64], live: usize) -> As
         loads,
         now: p.ts,
         live_flows: live,
+        in_service: crate::sensor::SensorSet::all(loads.len()),
     })
 }
 

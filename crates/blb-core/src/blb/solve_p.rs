@@ -30,25 +30,41 @@ impl Constraint {
     /// which is constraint (4) for that assignment, expanded (the mean moves to
     /// `μ + L_f/n`). Threshold: `L_i + L_f < th_l` and every other `L_k < th_l`.
     pub fn feasible(&self, loads: &[f64], lf: &[f64], exclude: SensorSet) -> SensorSet {
+        self.feasible_among(loads, lf, exclude, SensorSet::all(loads.len()))
+    }
+
+    /// [`Constraint::feasible`] over the sensors `among` only (those in service): the mean,
+    /// the variance and the threshold test read only their loads, and only they can be chosen.
+    pub fn feasible_among(
+        &self,
+        loads: &[f64],
+        lf: &[f64],
+        exclude: SensorSet,
+        among: SensorSet,
+    ) -> SensorSet {
         let n = loads.len().min(MAX_SENSORS);
+        let among = among.intersect(SensorSet::all(n));
         let mut out = SensorSet::EMPTY;
-        if n == 0 {
+        if among.is_empty() {
             return out;
         }
+        let load = |i: SensorId| loads[usize::from(i)];
+        let lf_of = |i: SensorId| lf.get(usize::from(i)).copied().unwrap_or(0.0);
         match *self {
             Constraint::Variance(v) => {
-                let nf = n as f64;
-                let mean = loads[..n].iter().sum::<f64>() / nf;
-                let var = loads[..n]
+                let nf = among.len() as f64;
+                let mean = among.iter().map(load).sum::<f64>() / nf;
+                let var = among
                     .iter()
-                    .map(|l| (l - mean) * (l - mean))
+                    .map(|i| (load(i) - mean) * (load(i) - mean))
                     .sum::<f64>()
                     / nf;
-                for (i, &load) in loads[..n].iter().enumerate() {
-                    let l = lf.get(i).copied().unwrap_or(0.0);
-                    let after = var + 2.0 * l * (load - mean) / nf + l * l * (nf - 1.0) / (nf * nf);
-                    if after <= v && !exclude.contains(i as SensorId) {
-                        out.insert(i as SensorId);
+                for i in among {
+                    let l = lf_of(i);
+                    let after =
+                        var + 2.0 * l * (load(i) - mean) / nf + l * l * (nf - 1.0) / (nf * nf);
+                    if after <= v && !exclude.contains(i) {
+                        out.insert(i);
                     }
                 }
             }
@@ -56,11 +72,10 @@ impl Constraint {
                 // Literally ∀k: L_k + L_f·x_k < th_l, so a sensor already at or above th_l
                 // leaves no feasible assignment (P then has no solution: a new cluster goes to
                 // the least-loaded sensor).
-                let any_over = loads[..n].iter().any(|&l| l >= th);
-                for (i, &load) in loads[..n].iter().enumerate() {
-                    let l = lf.get(i).copied().unwrap_or(0.0);
-                    if !any_over && load + l < th && !exclude.contains(i as SensorId) {
-                        out.insert(i as SensorId);
+                let any_over = among.iter().any(|i| load(i) >= th);
+                for i in among {
+                    if !any_over && load(i) + lf_of(i) < th && !exclude.contains(i) {
+                        out.insert(i);
                     }
                 }
             }
@@ -147,13 +162,34 @@ pub fn solve_p(
     lf: &[f64],
     out: &mut Vec<u32>,
 ) {
+    let all = SensorSet::all(loads.len());
+    solve_p_among(
+        search, clusters, s, f, constraint, f_max, loads, lf, all, out,
+    );
+}
+
+/// [`solve_p`] over the sensors `among` (those in service): the constraint is taken over
+/// them, and only their clusters can be chosen.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_p_among(
+    search: &mut dyn Search,
+    clusters: &ClusterSet,
+    s: &Scoring<'_>,
+    f: &FlowPoint,
+    constraint: Constraint,
+    f_max: usize,
+    loads: &[f64],
+    lf: &[f64],
+    among: SensorSet,
+    out: &mut Vec<u32>,
+) {
     out.clear();
     let n = loads.len().min(MAX_SENSORS);
     let mut tentative = [0.0f64; MAX_SENSORS];
     tentative[..n].copy_from_slice(&loads[..n]);
     let mut chosen = SensorSet::EMPTY;
     for _ in 0..f_max {
-        let allowed = constraint.feasible(&tentative[..n], lf, chosen);
+        let allowed = constraint.feasible_among(&tentative[..n], lf, chosen, among);
         if allowed.is_empty() {
             break;
         }

@@ -19,12 +19,12 @@
 //! is handled at the newest time.
 
 use crate::balancer::{Assignment, Balancer, FlowContext};
+use crate::feedback::ReportedLoads;
 use crate::flow_key::{FlowKey, KeyOptions};
 use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
 use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
 use crate::load::{LoadEstimator, SecondSample, SecondStats};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
-use crate::feedback::ReportedLoads;
 use crate::sensor::{MAX_SENSORS, SensorSet};
 use crate::stats::{DropReason, EngineStats};
 
@@ -180,6 +180,19 @@ impl Engine {
         };
         self.account(sensors, p.cap_len);
         sensors
+    }
+
+    /// Advance the clocks to `now` without a packet (live capture, when traffic pauses):
+    /// flows and datagrams whose timeouts passed expire.
+    pub fn tick(&mut self, now: Nanos) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        let balancer = &mut self.balancer;
+        self.flows
+            .advance(now, &mut |f, _| balancer.on_flow_end(f.tag, now));
+        self.frags.advance(now);
     }
 
     /// Account a delivery to `sensors` of a packet of `cap_len` bytes.

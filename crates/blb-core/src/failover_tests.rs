@@ -41,7 +41,11 @@ fn check_only_leaver_moves(mut e: Engine, leaver: SensorId) {
     let n = e.config().sensors;
     let before = round(&mut e, 2000, S);
     let on_leaver = before.iter().filter(|s| s.contains(leaver)).count() as u64;
-    assert!(on_leaver > 0, "{} put no flow on sensor {leaver}", e.balancer().name());
+    assert!(
+        on_leaver > 0,
+        "{} put no flow on sensor {leaver}",
+        e.balancer().name()
+    );
     let change = e.set_in_service(leaver, false, 2 * S).expect("a change");
     assert!(!change.returned);
     assert_eq!(change.flows_moved, on_leaver);
@@ -50,7 +54,10 @@ fn check_only_leaver_moves(mut e: Engine, leaver: SensorId) {
 
     let after = round(&mut e, 2000, 3 * S);
     for (i, (b, a)) in before.iter().zip(&after).enumerate() {
-        assert!(!a.is_empty() && !a.contains(leaver), "flow {i} still on {leaver}");
+        assert!(
+            !a.is_empty() && !a.contains(leaver),
+            "flow {i} still on {leaver}"
+        );
         if !b.contains(leaver) {
             assert_eq!(a, b, "flow {i} on another sensor moved");
         }
@@ -65,7 +72,10 @@ fn check_only_leaver_moves(mut e: Engine, leaver: SensorId) {
     let again = round(&mut e, 2000, 5 * S);
     assert_eq!(again, after, "a flow moved back");
     let newer: Vec<SensorSet> = (10_000..14_000).map(|i| e.handle(&udp(i, 5 * S))).collect();
-    assert!(newer.iter().any(|s| s.contains(leaver)), "no new flow on {leaver}");
+    assert!(
+        newer.iter().any(|s| s.contains(leaver)),
+        "no new flow on {leaver}"
+    );
     let f = e.failover_stats();
     assert_eq!((f.sensors_left, f.sensors_returned), (1, 1));
     assert_eq!(f.flows_moved, on_leaver);

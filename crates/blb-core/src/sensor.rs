@@ -79,6 +79,11 @@ impl SensorSet {
         }
     }
 
+    /// The set of a raw bit mask (bit i set = sensor i), as [`SensorSet::bits`] gives it.
+    pub fn from_bits(bits: u64) -> Self {
+        SensorSet(bits)
+    }
+
     /// The raw bit mask (bit i set = sensor i).
     pub fn bits(&self) -> u64 {
         self.0

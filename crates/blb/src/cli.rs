@@ -107,6 +107,30 @@ pub struct BalanceArgs {
     /// Capture file to read (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
+    /// Capture live from this interface instead of reading a file (repeat for several).
+    /// Sensors then come from the configuration's [[sensor]] tables, or are pcap files in
+    /// --write-dir.
+    #[arg(short = 'i', long = "interface", value_name = "IF")]
+    pub interfaces: Vec<String>,
+    /// Live capture backend: af-packet (TPACKET_V3, default) or pcap (libpcap, needs the
+    /// `pcap` build feature).
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+    /// BPF filter expression as tcpdump takes it (live capture with the pcap backend).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Serve Prometheus metrics on ADDR (a bare port means 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// Serve the control endpoint on ADDR (a bare port means 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<String>,
+    /// Log format of live balancing: text or json.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Stop live balancing after SECS seconds (default: run until SIGINT or SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
     /// Number of sensors (1 to 64).
     #[arg(short = 'n', long, value_name = "N")]
     pub sensors: Option<usize>,

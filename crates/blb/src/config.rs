@@ -20,6 +20,90 @@ pub struct ConfigFile {
     pub blb: BlbSection,
     /// `[generate]`: scenario generator options.
     pub generate: Option<blb_gen::GenOptions>,
+    /// `[live]`: capture from interfaces, endpoints, health.
+    pub live: LiveSection,
+    /// `[[sensor]]`: one table per sensor, in sensor order (live balancing).
+    pub sensor: Vec<SensorSection>,
+}
+
+/// `[live]`: live balancing (all optional; defaults in blb.example.toml).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveSection {
+    /// Interfaces to capture from.
+    pub interfaces: Option<Vec<String>>,
+    /// `af-packet` (default) or `pcap` (needs the `pcap` build feature).
+    pub backend: Option<String>,
+    /// BPF filter expression (the `pcap` backend).
+    pub filter: Option<String>,
+    /// Size of one ring block in bytes (af-packet).
+    pub ring_block_size: Option<usize>,
+    /// Number of ring blocks (af-packet).
+    pub ring_blocks: Option<usize>,
+    /// Milliseconds after which the kernel hands over a partly filled block (af-packet).
+    pub ring_block_timeout_ms: Option<u32>,
+    /// Put the capture interfaces in promiscuous mode.
+    pub promiscuous: Option<bool>,
+    /// Batches each sensor's queue holds before it drops.
+    pub queue_batches: Option<usize>,
+    /// Frames per batch.
+    pub batch_frames: Option<usize>,
+    /// Address of the Prometheus endpoint (a bare port means 127.0.0.1).
+    pub metrics: Option<String>,
+    /// Address of the control endpoint (a bare port means 127.0.0.1).
+    pub control: Option<String>,
+    /// The control endpoint's bearer token.
+    pub control_token: Option<String>,
+    /// A file holding the control token (first line).
+    pub control_token_file: Option<PathBuf>,
+    /// Consecutive failed sends after which a sensor leaves service.
+    pub send_errors_down: Option<u64>,
+    /// Seconds after which a sensor out for failed sends is tried again.
+    pub retry_after: Option<f64>,
+    /// Seconds after which a sensor's load report is stale (the estimate is used).
+    pub report_stale_after: Option<f64>,
+    /// Seconds without a load report after which a sensor leaves service (0: never).
+    pub report_down_after: Option<f64>,
+    /// `text` or `json` logs.
+    pub log_format: Option<String>,
+}
+
+/// `[[sensor]]`: one sensor of live balancing. Exactly one of `interface`, `pcap` and
+/// `vxlan` says where its frames go.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorSection {
+    /// A name for logs and metrics (default `sensor-N`).
+    pub name: Option<String>,
+    /// Send frames unchanged on this local interface.
+    pub interface: Option<String>,
+    /// Write frames to this pcap file, rotated.
+    pub pcap: Option<PathBuf>,
+    /// Rotate the pcap file after this many bytes.
+    pub rotate_bytes: Option<u64>,
+    /// Rotate the pcap file after this many seconds.
+    pub rotate_seconds: Option<u64>,
+    /// Keep at most this many rotated files.
+    pub keep: Option<usize>,
+    /// Send frames over VXLAN to this address (`host:port`, port 4789 when absent).
+    pub vxlan: Option<String>,
+    /// VXLAN network identifier.
+    pub vni: Option<u32>,
+    /// Local address to send VXLAN from.
+    pub vxlan_source: Option<String>,
+    /// Capacity in bytes per second (default: `[balance] capacity`).
+    pub capacity: Option<f64>,
+    /// Poll this SNMP v2c agent (`host:port`, port 161 when absent) for hrProcessorLoad.
+    pub snmp: Option<String>,
+    /// SNMP community.
+    pub snmp_community: Option<String>,
+    /// Seconds between SNMP polls.
+    pub snmp_interval: Option<f64>,
+    /// Seconds to wait for an SNMP answer.
+    pub snmp_timeout: Option<f64>,
+    /// The sensor reports its load on the control endpoint (its absence then counts as
+    /// stale, and past `report_down_after`, as down).
+    pub push: Option<bool>,
 }
 
 /// `[balance]`.

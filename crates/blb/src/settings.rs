@@ -68,9 +68,9 @@ pub enum KeySource {
 /// Everything `blb balance` needs, checked.
 #[derive(Clone, Debug)]
 pub struct BalanceSettings {
-    /// Input file; `-` is standard input.
+    /// Input file; `-` is standard input (empty for live capture).
     pub read: PathBuf,
-    /// Output directory.
+    /// Output directory (empty for live capture with configured sensors).
     pub write_dir: PathBuf,
     /// The algorithm.
     pub algorithm: Algorithm,
@@ -90,6 +90,8 @@ pub struct BalanceSettings {
     pub blb: BlbConfig,
     /// Training capture for BLB's k-medoids start.
     pub train: Option<PathBuf>,
+    /// Live capture settings (`--interface`); `read` is empty then.
+    pub live: Option<crate::live::settings::LiveSettings>,
 }
 
 impl BalanceSettings {
@@ -105,15 +107,46 @@ impl BalanceSettings {
     /// Merge flags over an already parsed configuration.
     pub fn merge(args: &BalanceArgs, file: &ConfigFile) -> anyhow::Result<Self> {
         let b = &file.balance;
-        let read = args.read.clone().or_else(|| b.read.clone()).ok_or_else(|| {
-            usage("no input: give --read FILE (or - for standard input), or [balance] read in the configuration")
-        })?;
-        let write_dir = args.write_dir.clone().or_else(|| b.write_dir.clone()).ok_or_else(|| {
-            usage("no output directory: give --write-dir DIR, or [balance] write_dir in the configuration")
-        })?;
-        let sensors = args.sensors.or(b.sensors).ok_or_else(|| {
-            usage("no sensor count: give --sensors N, or [balance] sensors in the configuration")
-        })?;
+        let live = !args.interfaces.is_empty()
+            || file.live.interfaces.as_ref().is_some_and(|i| !i.is_empty());
+        let read = match args.read.clone().or_else(|| b.read.clone()) {
+            Some(_) if live => {
+                return Err(usage(
+                    "give either --read FILE or --interface IF (live capture), not both",
+                ));
+            }
+            Some(r) => r,
+            None if live => PathBuf::new(),
+            None => {
+                return Err(usage(
+                    "no input: give --read FILE (or - for standard input), --interface IF, or [balance] read in the configuration",
+                ));
+            }
+        };
+        let write_dir = match args.write_dir.clone().or_else(|| b.write_dir.clone()) {
+            Some(d) => d,
+            None if live => PathBuf::new(),
+            None => {
+                return Err(usage(
+                    "no output directory: give --write-dir DIR, or [balance] write_dir in the configuration",
+                ));
+            }
+        };
+        let configured = (live && !file.sensor.is_empty()).then_some(file.sensor.len());
+        let sensors = match (args.sensors.or(b.sensors), configured) {
+            (Some(n), Some(c)) if n != c => {
+                return Err(usage(format!(
+                    "--sensors says {n} but the configuration has {c} [[sensor]] tables"
+                )));
+            }
+            (Some(n), _) => n,
+            (None, Some(c)) => c,
+            (None, None) => {
+                return Err(usage(
+                    "no sensor count: give --sensors N, or [balance] sensors (or [[sensor]] tables) in the configuration",
+                ));
+            }
+        };
         if sensors == 0 || sensors > MAX_SENSORS {
             return Err(usage(format!(
                 "--sensors must be between 1 and {MAX_SENSORS}, not {sensors}"
@@ -139,10 +172,17 @@ impl BalanceSettings {
             None => (random_key()?, KeySource::Random),
         };
         let capacity = args.capacity.or(b.capacity).unwrap_or(DEFAULT_CAPACITY);
-        let capacities = match (&args.capacity, &b.capacities) {
+        let mut capacities = match (&args.capacity, &b.capacities) {
             (None, Some(list)) => list.clone(),
             _ => vec![capacity; sensors],
         };
+        if live && args.capacity.is_none() && capacities.len() == file.sensor.len() {
+            for (c, s) in capacities.iter_mut().zip(&file.sensor) {
+                if let Some(own) = s.capacity {
+                    *c = own;
+                }
+            }
+        }
         if capacities.len() != sensors {
             return Err(usage(format!(
                 "[balance] capacities lists {} values for {sensors} sensors",
@@ -174,11 +214,22 @@ impl BalanceSettings {
         if let Some(t) = f.timeouts {
             engine.timeouts = t;
         }
+        if let Some(t) = file.live.report_stale_after {
+            engine.report_stale_after = secs_to_nanos("[live] report_stale_after", t)?;
+        }
         engine.validate().map_err(|e| usage(e.to_string()))?;
         let blb = blb_config(args, &file.blb)?;
         blb.validate(sensors).map_err(|e| usage(e.to_string()))?;
         let train = args.train.clone().or_else(|| file.blb.train.clone());
+        let live = if live {
+            Some(crate::live::settings::LiveSettings::merge(
+                args, file, sensors, &write_dir,
+            )?)
+        } else {
+            None
+        };
         Ok(BalanceSettings {
+            live,
             blb,
             train,
             read,

@@ -133,6 +133,9 @@ pub struct Summary {
     pub input_error: Option<String>,
     /// Wall time of the run in seconds.
     pub elapsed_secs: f64,
+    /// Live balancing: capture, delivery and failover counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::live::summary::LiveSummary>,
 }
 
 impl Summary {
@@ -233,6 +236,7 @@ impl Summary {
                 .collect(),
             input_error: None,
             elapsed_secs: 0.0,
+            live: None,
         }
     }
 
@@ -305,6 +309,7 @@ impl Summary {
                 .collect();
             s += &format!("{}: {}\n", self.algorithm, parts.join(", "));
         }
+        s += &self.live_text();
         s
     }
 }

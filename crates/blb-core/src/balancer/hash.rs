@@ -266,7 +266,10 @@ mod tests {
         let spread: Vec<u32> = moved_from_3.iter().copied().filter(|&c| c > 0).collect();
         assert_eq!(spread.len(), 9, "{moved_from_3:?}");
         assert!(spread.iter().all(|&c| c > 120), "{moved_from_3:?}");
-        assert_eq!(b.sensor_among(&key([1; 4], 1, [2; 4], 2), SensorSet::EMPTY), None);
+        assert_eq!(
+            b.sensor_among(&key([1; 4], 1, [2; 4], 2), SensorSet::EMPTY),
+            None
+        );
     }
 
     #[test]

@@ -167,4 +167,3 @@ pub trait Balancer: std::fmt::Debug {
         Vec::new()
     }
 }
-

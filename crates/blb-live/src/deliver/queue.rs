@@ -1,1 +1,390 @@
 //! The bounded per-sensor queue: a sink on its own thread, batches, counted drops.
+//!
+//! The capture thread copies each frame into the current [`Batch`] (one contiguous byte
+//! buffer plus a small record per frame). A full batch — or a partial one at
+//! [`SensorQueue::flush`] — is handed to the sensor's thread with `try_send` on a channel of
+//! `depth` batches. When that channel is full the whole batch is dropped and counted, so a slow
+//! or stuck sensor never stalls capture or the other sensors. Emptied batches come back through
+//! a return channel, so the steady state allocates nothing.
+//!
+//! The sensor's thread sends each frame to its [`FrameSink`], counts the outcome, and flushes
+//! the sink whenever its input is momentarily empty.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::{FrameSink, SendError};
+use crate::{Frame, LiveError};
+
+/// Delivery counters of one sensor, shared between its queue, its thread and the metrics.
+#[derive(Debug, Default)]
+pub struct SensorCounters {
+    /// Frames handed to the sensor's thread (in batches that were not dropped).
+    pub queued: AtomicU64,
+    /// Frames the sink accepted.
+    pub sent_packets: AtomicU64,
+    /// Captured bytes of those frames (without any encapsulation).
+    pub sent_bytes: AtomicU64,
+    /// Frames dropped because the queue was full (or its thread had stopped).
+    pub queue_full: AtomicU64,
+    /// Frames the sink refused with [`SendError::Frame`].
+    pub frame_errors: AtomicU64,
+    /// Frames lost to [`SendError::Path`], plus failed flushes of the sink (one each).
+    pub path_errors: AtomicU64,
+    /// Path errors since the last successful send.
+    pub consecutive_path_errors: AtomicU64,
+    /// The most recent error message of the sink.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// The counters of [`SensorCounters`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SensorCountersSnapshot {
+    /// See [`SensorCounters::queued`].
+    pub queued: u64,
+    /// See [`SensorCounters::sent_packets`].
+    pub sent_packets: u64,
+    /// See [`SensorCounters::sent_bytes`].
+    pub sent_bytes: u64,
+    /// See [`SensorCounters::queue_full`].
+    pub queue_full: u64,
+    /// See [`SensorCounters::frame_errors`].
+    pub frame_errors: u64,
+    /// See [`SensorCounters::path_errors`].
+    pub path_errors: u64,
+    /// See [`SensorCounters::consecutive_path_errors`].
+    pub consecutive_path_errors: u64,
+}
+
+impl SensorCounters {
+    /// Reads every counter (each atomically, not all at one instant).
+    pub fn snapshot(&self) -> SensorCountersSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SensorCountersSnapshot {
+            queued: get(&self.queued),
+            sent_packets: get(&self.sent_packets),
+            sent_bytes: get(&self.sent_bytes),
+            queue_full: get(&self.queue_full),
+            frame_errors: get(&self.frame_errors),
+            path_errors: get(&self.path_errors),
+            consecutive_path_errors: get(&self.consecutive_path_errors),
+        }
+    }
+
+    /// A copy of the most recent error message.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_last_error(&self, msg: &str) {
+        let mut g = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+        if g.as_deref() != Some(msg) {
+            *g = Some(msg.to_string());
+        }
+    }
+}
+
+/// Sizes of a sensor queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// A batch is handed over once it holds this many bytes of frames (default 256 KiB).
+    pub batch_bytes: usize,
+    /// … or this many frames (default 1024).
+    pub batch_frames: usize,
+    /// Batches waiting for the sensor's thread (default 32).
+    pub depth: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            batch_bytes: 256 * 1024,
+            batch_frames: 1024,
+            depth: 32,
+        }
+    }
+}
+
+/// One frame of a batch.
+#[derive(Clone, Copy, Debug)]
+struct Record {
+    ts: u64,
+    wire_len: u32,
+    link_type: u32,
+    offset: usize,
+    len: usize,
+    token: u64,
+}
+
+/// Frames copied into one buffer.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    records: Vec<Record>,
+}
+
+impl Batch {
+    fn with_capacity(cfg: &QueueConfig) -> Self {
+        Self {
+            data: Vec::with_capacity(cfg.batch_bytes),
+            records: Vec::with_capacity(cfg.batch_frames),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.records.clear();
+    }
+
+    fn frame(&self, r: &Record) -> Frame<'_> {
+        Frame {
+            ts: r.ts,
+            wire_len: r.wire_len,
+            data: &self.data[r.offset..r.offset + r.len],
+        }
+    }
+}
+
+/// A sensor's bounded queue and the thread that drains it into the sensor's sink.
+#[derive(Debug)]
+pub struct SensorQueue {
+    name: String,
+    cfg: QueueConfig,
+    current: Batch,
+    tx: Option<SyncSender<Batch>>,
+    recycled: Receiver<Batch>,
+    thread: Option<JoinHandle<Result<(), LiveError>>>,
+    counters: Arc<SensorCounters>,
+}
+
+impl SensorQueue {
+    /// Starts the thread (named `name`) that sends to `sink`.
+    pub fn spawn(
+        name: String,
+        sink: Box<dyn FrameSink>,
+        cfg: QueueConfig,
+        counters: Arc<SensorCounters>,
+    ) -> Result<Self, LiveError> {
+        if cfg.batch_bytes == 0 || cfg.batch_frames == 0 || cfg.depth == 0 {
+            return Err(LiveError::Invalid(format!(
+                "sensor {name}: queue batch sizes and depth must be positive"
+            )));
+        }
+        let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.depth);
+        // Room for every batch in circulation, so that returning one never blocks.
+        let (back_tx, recycled) = mpsc::sync_channel::<Batch>(cfg.depth + 2);
+        let c = Arc::clone(&counters);
+        let thread = std::thread::Builder::new()
+            .name(name.replace('\0', " "))
+            .spawn(move || run(sink, rx, back_tx, &c))
+            .map_err(|source| LiveError::Io {
+                what: format!("starting the delivery thread of sensor {name}"),
+                source,
+            })?;
+        Ok(Self {
+            name,
+            current: Batch::with_capacity(&cfg),
+            cfg,
+            tx: Some(tx),
+            recycled,
+            thread: Some(thread),
+            counters,
+        })
+    }
+
+    /// The sensor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sensor's counters.
+    pub fn counters(&self) -> &Arc<SensorCounters> {
+        &self.counters
+    }
+
+    /// Frames in the current batch, not yet handed over.
+    pub fn pending(&self) -> usize {
+        self.current.records.len()
+    }
+
+    /// Copies `frame` into the current batch and hands the batch over once it is full. When
+    /// a batch is dropped because the queue is full, `dropped(token, cap_len)` is called for
+    /// each of its frames.
+    pub fn push(
+        &mut self,
+        link_type: u32,
+        frame: Frame<'_>,
+        token: u64,
+        dropped: &mut dyn FnMut(u64, u32),
+    ) {
+        let len = frame.data.len();
+        if !self.current.records.is_empty() && self.current.data.len() + len > self.cfg.batch_bytes
+        {
+            self.hand_over(dropped);
+        }
+        let offset = self.current.data.len();
+        self.current.data.extend_from_slice(frame.data);
+        self.current.records.push(Record {
+            ts: frame.ts,
+            wire_len: frame.wire_len,
+            link_type,
+            offset,
+            len,
+            token,
+        });
+        if self.current.records.len() >= self.cfg.batch_frames
+            || self.current.data.len() >= self.cfg.batch_bytes
+        {
+            self.hand_over(dropped);
+        }
+    }
+
+    /// Hands over the current batch, however small (call it when capture goes idle).
+    pub fn flush(&mut self, dropped: &mut dyn FnMut(u64, u32)) {
+        if !self.current.records.is_empty() {
+            self.hand_over(dropped);
+        }
+    }
+
+    fn hand_over(&mut self, dropped: &mut dyn FnMut(u64, u32)) {
+        let n = self.current.records.len() as u64;
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(std::mem::take(&mut self.current)) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(n, Ordering::Relaxed);
+                self.current = self
+                    .recycled
+                    .try_recv()
+                    .unwrap_or_else(|_| Batch::with_capacity(&self.cfg));
+            }
+            Err(e) => {
+                let mut batch = match e {
+                    TrySendError::Full(b) => b,
+                    TrySendError::Disconnected(b) => {
+                        self.counters.set_last_error(&format!(
+                            "sensor {}: the delivery thread has stopped",
+                            self.name
+                        ));
+                        b
+                    }
+                };
+                self.counters.queue_full.fetch_add(n, Ordering::Relaxed);
+                for r in &batch.records {
+                    dropped(r.token, r.len as u32);
+                }
+                batch.clear();
+                self.current = batch;
+            }
+        }
+    }
+
+    /// Hands over the partial batch (waiting for room if need be), lets the thread drain the
+    /// queue, and returns the sink's final flush error, if any.
+    pub fn close(mut self) -> Result<(), LiveError> {
+        let batch = std::mem::take(&mut self.current);
+        let n = batch.records.len() as u64;
+        if let Some(tx) = self.tx.take()
+            && n > 0
+        {
+            match tx.send(batch) {
+                Ok(()) => self.counters.queued.fetch_add(n, Ordering::Relaxed),
+                Err(_) => self.counters.queue_full.fetch_add(n, Ordering::Relaxed),
+            };
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(res)) => res,
+            Some(Err(_)) => Err(LiveError::Invalid(format!(
+                "sensor {}: the delivery thread panicked",
+                self.name
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SensorQueue {
+    /// Without [`close`](SensorQueue::close): the partial batch is offered without waiting,
+    /// and the thread is left to drain and flush on its own (never joined, so a stuck sink
+    /// cannot hang the caller).
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let batch = std::mem::take(&mut self.current);
+            let n = batch.records.len() as u64;
+            if n > 0 {
+                match tx.try_send(batch) {
+                    Ok(()) => self.counters.queued.fetch_add(n, Ordering::Relaxed),
+                    Err(_) => self.counters.queue_full.fetch_add(n, Ordering::Relaxed),
+                };
+            }
+        }
+    }
+}
+
+/// The sensor's thread.
+fn run(
+    mut sink: Box<dyn FrameSink>,
+    rx: Receiver<Batch>,
+    back: SyncSender<Batch>,
+    c: &SensorCounters,
+) -> Result<(), LiveError> {
+    // The last message stored, kept here so that only a change takes the lock.
+    let mut last = String::new();
+    let mut msg = String::new();
+    let mut note = |e: &dyn std::fmt::Display| {
+        msg.clear();
+        let _ = write!(msg, "{e}");
+        if last != msg {
+            last.clone_from(&msg);
+            c.set_last_error(&msg);
+        }
+    };
+    let mut dirty = false;
+    loop {
+        let mut batch = match rx.try_recv() {
+            Ok(b) => b,
+            Err(TryRecvError::Empty) => {
+                // The input is empty for now: push out what the sink buffers.
+                if dirty && let Err(e) = sink.flush() {
+                    c.path_errors.fetch_add(1, Ordering::Relaxed);
+                    c.consecutive_path_errors.fetch_add(1, Ordering::Relaxed);
+                    note(&e);
+                }
+                match rx.recv() {
+                    Ok(b) => b,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        for r in &batch.records {
+            match sink.send(r.link_type, batch.frame(r)) {
+                Ok(()) => {
+                    c.sent_packets.fetch_add(1, Ordering::Relaxed);
+                    c.sent_bytes.fetch_add(r.len as u64, Ordering::Relaxed);
+                    if c.consecutive_path_errors.load(Ordering::Relaxed) != 0 {
+                        c.consecutive_path_errors.store(0, Ordering::Relaxed);
+                    }
+                }
+                Err(SendError::Frame(e)) => {
+                    c.frame_errors.fetch_add(1, Ordering::Relaxed);
+                    note(&e);
+                }
+                Err(SendError::Path(e)) => {
+                    c.path_errors.fetch_add(1, Ordering::Relaxed);
+                    c.consecutive_path_errors.fetch_add(1, Ordering::Relaxed);
+                    note(&e);
+                }
+            }
+        }
+        dirty = true;
+        batch.clear();
+        let _ = back.try_send(batch);
+    }
+    sink.flush().inspect_err(|e| note(e))
+}

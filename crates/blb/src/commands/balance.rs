@@ -8,7 +8,13 @@ use crate::settings::BalanceSettings;
 /// if the input stopped early.
 pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
     let settings = BalanceSettings::from_args(args)?;
-    let outcome = pipeline::balance(&settings)?;
+    let outcome = match &settings.live {
+        Some(live) => {
+            init_logging(live.log_format);
+            crate::live::run(&settings)?
+        }
+        None => pipeline::balance(&settings)?,
+    };
     if let Some(to) = &settings.summary {
         outcome.summary.write_json(to)?;
     }
@@ -23,4 +29,17 @@ pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Structured logs on standard error; `RUST_LOG` sets the level (default `info`).
+fn init_logging(format: crate::live::settings::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::live::settings::LogFormat::Json => builder.json().try_init(),
+        crate::live::settings::LogFormat::Text => builder.try_init(),
+    };
 }

@@ -1,0 +1,376 @@
+//! The test lab of the live tests: a network namespace per test with veth pairs, tcpdump on
+//! the sensors' ends, tcpreplay into the capture interface, and blb running inside. The lab
+//! removes its namespace and kills its processes when dropped, even when the test fails.
+//!
+//! The namespace has IPv6 disabled before any link exists, so the kernel sends nothing of its
+//! own: every frame on a wire is one the test or blb sent. Addresses exist only on the
+//! namespace's loopback.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use blb_pcap::CaptureReader;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// One lab at a time: live tests measure real-time delivery on two cores, and several labs
+/// at once would make the test's own captures drop frames.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Panic under `BLB_REQUIRE_TOOLS=1` (CI), else print SKIPPED and return false.
+pub fn require(cond: bool, what: &str) -> bool {
+    if cond {
+        return true;
+    }
+    if std::env::var("BLB_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("!!! a live test cannot run and BLB_REQUIRE_TOOLS=1: {what}");
+    }
+    eprintln!("SKIPPED (live test): {what}");
+    false
+}
+
+fn tool(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A process whose standard error lines are collected.
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    news: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, what: &str) -> Proc {
+        cmd.stdin(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, news) = mpsc::channel();
+        let keep = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().expect("lines").push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Proc { child, lines, news }
+    }
+
+    /// Wait until a stderr line contains `text`; panics after `timeout` with what was said.
+    pub fn wait_for(&self, text: &str, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        if self.said(text) {
+            return;
+        }
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.news.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("'{text}' did not appear; stderr was:\n{}", self.stderr());
+    }
+
+    fn said(&self, text: &str) -> bool {
+        self.lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.contains(text))
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.lines.lock().expect("lines").join("\n")
+    }
+
+    /// Stop a tcpdump and check that it lost nothing (the test's own capture must be whole).
+    pub fn stop_sniffer(&mut self) {
+        self.stop("INT");
+        let text = self.stderr();
+        let dropped = text
+            .lines()
+            .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        assert_eq!(
+            dropped,
+            Some(0),
+            "the test's own tcpdump dropped frames:\n{text}"
+        );
+    }
+
+    /// Send a signal and wait for the exit (killed after 20 s).
+    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(50));
+                return st;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!(
+                    "the process did not stop on SIG{signal}:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A network namespace with veth pairs, deleted on drop.
+pub struct Lab {
+    /// The namespace's name.
+    pub ns: String,
+    /// Scratch directory.
+    pub dir: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    /// A fresh lab, or `None` when this machine cannot run live tests (and CI does not
+    /// require them). `tools` are the extra commands the test needs.
+    pub fn new(tools: &[&str]) -> Option<Lab> {
+        if !require(
+            is_root(),
+            "live tests need root (network namespaces, AF_PACKET)",
+        ) {
+            return None;
+        }
+        for t in ["ip", "tcpdump", "tcpreplay"].iter().chain(tools) {
+            if !require(
+                tool(t),
+                &format!("{t} is not installed (.ci/run installs it)"),
+            ) {
+                return None;
+            }
+        }
+        let ns = format!(
+            "blbt-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !require(ok, &format!("cannot create network namespace {ns}")) {
+            return None;
+        }
+        let lab = Lab {
+            ns,
+            dir: tempfile::tempdir().expect("tempdir"),
+            _serial: serial,
+        };
+        lab.sh(&[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]);
+        lab.sh(&["ip", "link", "set", "lo", "up"]);
+        Some(lab)
+    }
+
+    /// A command run inside the namespace.
+    pub fn cmd(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns]).args(argv);
+        c
+    }
+
+    /// Run a command inside the namespace; panics when it fails.
+    pub fn sh(&self, argv: &[&str]) -> String {
+        let o = self.cmd(argv).output().expect("ip netns exec runs");
+        assert!(
+            o.status.success(),
+            "{argv:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A veth pair `a`–`b`, both up, MTU 9000.
+    pub fn veth(&self, a: &str, b: &str) {
+        self.sh(&["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
+        for x in [a, b] {
+            self.sh(&["ip", "link", "set", x, "mtu", "9000", "up"]);
+        }
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// tcpdump on `iface` writing `file`, started and listening.
+    pub fn sniff(&self, iface: &str, file: &Path, filter: &[&str]) -> Proc {
+        let mut argv = vec![
+            "tcpdump",
+            "-i",
+            iface,
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-B",
+            "65536",
+            "-s",
+            "0",
+            "-w",
+            file.to_str().expect("utf-8"),
+        ];
+        argv.extend_from_slice(filter);
+        let p = Proc::spawn(self.cmd(&argv), "tcpdump");
+        p.wait_for("listening on", Duration::from_secs(10));
+        p
+    }
+
+    /// `blb balance` inside the namespace with `args`, started (its capture is open).
+    pub fn blb(&self, args: &[&str]) -> Proc {
+        let mut argv = vec![env!("CARGO_BIN_EXE_blb"), "balance"];
+        argv.extend_from_slice(args);
+        let mut cmd = self.cmd(&argv);
+        cmd.env("RUST_LOG", "info").stdout(Stdio::null());
+        let p = Proc::spawn(cmd, "blb");
+        p.wait_for("live balancing started", Duration::from_secs(20));
+        p
+    }
+
+    /// tcpreplay `files` into `iface` (`pps`: a fixed rate, else the captures' own timing).
+    /// Returns the packets it sent; panics when any failed.
+    pub fn replay(&self, iface: &str, files: &[&Path], pps: Option<u32>) -> u64 {
+        let rate = pps.map(|p| format!("--pps={p}"));
+        let mut argv = vec!["tcpreplay", "-i", iface];
+        if let Some(r) = &rate {
+            argv.push(r);
+        }
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        argv.extend(names.iter().map(String::as_str));
+        let o = self.cmd(&argv).output().expect("tcpreplay runs");
+        let out =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "tcpreplay failed:\n{out}");
+        let failed = field(&out, "Failed packets:");
+        assert_eq!(
+            failed,
+            Some(0),
+            "tcpreplay could not send everything:\n{out}"
+        );
+        field(&out, "Successful packets:").unwrap_or_else(|| panic!("no count in:\n{out}"))
+    }
+
+    /// `curl` inside the namespace: (HTTP status, body).
+    pub fn curl(&self, args: &[&str]) -> (u16, String) {
+        let mut argv = vec!["curl", "-s", "-m", "5", "-w", "\n%{http_code}"];
+        argv.extend_from_slice(args);
+        let o = self.cmd(&argv).output().expect("curl runs");
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Processes still running in the namespace would keep interfaces alive.
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            });
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// The number after `label` in tcpreplay's report.
+fn field(text: &str, label: &str) -> Option<u64> {
+    let at = text.find(label)? + label.len();
+    text[at..].split_whitespace().next()?.parse().ok()
+}
+
+/// One frame of a capture.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Captured {
+    /// Timestamp, nanoseconds.
+    pub ts: u64,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// Every frame of a capture file (empty when the file does not exist).
+pub fn read_frames(path: &Path) -> Vec<Captured> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut r = CaptureReader::new(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    while let Some(p) = r
+        .next_packet()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    {
+        out.push(Captured {
+            ts: p.ts_nanos,
+            data: p.data.to_vec(),
+        });
+    }
+    out
+}
+
+/// How many times each frame occurs.
+pub fn multiset<'a>(frames: impl IntoIterator<Item = &'a Captured>) -> HashMap<&'a [u8], u64> {
+    let mut m = HashMap::new();
+    for f in frames {
+        *m.entry(f.data.as_slice()).or_default() += 1;
+    }
+    m
+}
+
+/// The value of a Prometheus sample `name{labels}` in `text` (labels as written).
+pub fn metric(text: &str, sample: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(sample)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}

@@ -1,0 +1,208 @@
+//! Live balancing end to end: tcpreplay plays the shared captures and a generated scenario
+//! into the capture interface of a network namespace; tcpdump records what arrives on each
+//! sensor's veth. Every frame that arrived at the capture interface comes out on exactly one
+//! sensor, byte for byte, no flow or datagram is split, and the kernel dropped nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use blb_core::flow_key::{FlowKey, KeyOptions};
+use blb_core::fragments::DatagramKey;
+
+use crate::lab::{Captured, Lab, multiset, read_frames};
+use crate::util::{captures, read_summary};
+
+/// The shared captures that tcpreplay can play (Ethernet; the malformed ones excluded).
+fn playable() -> Vec<PathBuf> {
+    ["background", "ddos", "fragments", "ipv6", "scan", "vlan"]
+        .iter()
+        .flat_map(|d| captures(d))
+        .collect()
+}
+
+/// Which sensors each flow and each fragmented datagram reached; panics on a split. Frames
+/// in `copies` (first fragments copied to both their flow's and their datagram's sensor) are
+/// left out.
+pub fn assert_no_split(per_sensor: &[Vec<Captured>], copies: &HashSet<&[u8]>) {
+    let mut flows: HashMap<FlowKey, HashSet<usize>> = HashMap::new();
+    let mut datagrams: HashMap<DatagramKey, HashSet<usize>> = HashMap::new();
+    for (s, frames) in per_sensor.iter().enumerate() {
+        for f in frames
+            .iter()
+            .filter(|f| !copies.contains(f.data.as_slice()))
+        {
+            let meta = blb_wire::parse(1, f.ts, f.data.len() as u32, &f.data);
+            match meta.fragment {
+                Some(frag) => {
+                    datagrams
+                        .entry(DatagramKey::of(&meta, frag.id))
+                        .or_default()
+                        .insert(s);
+                    if frag.is_first() && meta.has_ports {
+                        let (k, _) = FlowKey::from_packet(&meta, KeyOptions::default(), true);
+                        flows.entry(k).or_default().insert(s);
+                    }
+                }
+                None => {
+                    let (k, _) = FlowKey::from_packet(&meta, KeyOptions::default(), true);
+                    flows.entry(k).or_default().insert(s);
+                }
+            }
+        }
+    }
+    let split: Vec<_> = flows.iter().filter(|(_, s)| s.len() > 1).collect();
+    assert!(
+        split.is_empty(),
+        "{} flows split, e.g. {:?}",
+        split.len(),
+        split.first()
+    );
+    let split: Vec<_> = datagrams.iter().filter(|(_, s)| s.len() > 1).collect();
+    assert!(
+        split.is_empty(),
+        "{} datagrams split, e.g. {:?}",
+        split.len(),
+        split.first()
+    );
+    assert!(
+        flows.len() > 10,
+        "too few flows to mean anything: {}",
+        flows.len()
+    );
+}
+
+/// Replay `inputs` through blb with `algorithm` over `n` interface sensors and check that
+/// packets in equal packets out, byte for byte, with no flow split.
+fn replay_whole(algorithm: &str, n: usize, inputs: &[PathBuf], extra: &[&str]) {
+    let Some(lab) = Lab::new(&[]) else { return };
+    lab.veth("in0", "in0p");
+    let mut config = String::new();
+    for i in 0..n {
+        lab.veth(&format!("s{i}"), &format!("s{i}p"));
+        config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
+    }
+    let cfg = lab.path("blb.toml");
+    std::fs::write(&cfg, config).expect("config");
+    let reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
+    let mut sniffers: Vec<_> = (0..n)
+        .map(|i| lab.sniff(&format!("s{i}p"), &lab.path(&format!("s{i}.pcap")), &[]))
+        .collect();
+    let summary_path = lab.path("summary.json");
+    let mut args = vec![
+        "-i",
+        "in0",
+        "-a",
+        algorithm,
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--summary",
+        summary_path.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let mut blb = lab.blb(&args);
+    let files: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let sent = lab.replay("in0p", &files, Some(10_000));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = blb.stop("TERM");
+    assert!(status.success(), "blb failed:\n{}", blb.stderr());
+    assert!(blb.stderr().contains("stopping"), "{}", blb.stderr());
+    let mut reference = reference;
+    reference.stop_sniffer();
+    for s in &mut sniffers {
+        s.stop_sniffer();
+    }
+
+    let arrived = read_frames(&lab.path("in0.pcap"));
+    let out: Vec<Vec<Captured>> = (0..n)
+        .map(|i| read_frames(&lab.path(&format!("s{i}.pcap"))))
+        .collect();
+    let summary = read_summary(&summary_path);
+    let live = &summary["live"];
+    assert_eq!(
+        arrived.len() as u64,
+        sent,
+        "the reference capture missed frames"
+    );
+    assert_eq!(summary["packets_in"], sent, "{summary:#}");
+    assert_eq!(live["capture"][0]["received"], sent, "{summary:#}");
+    assert_eq!(live["capture"][0]["kernel_dropped"], 0, "{summary:#}");
+    assert_eq!(summary["drops_total"], 0, "{summary:#}");
+    let copies = summary["copies"].as_u64().expect("copies");
+    assert_eq!(
+        summary["fragments"]["flow_conflicts"], copies,
+        "{summary:#}"
+    );
+    assert_eq!(live["stopped_by"], "signal");
+    let total: usize = out.iter().map(Vec::len).sum();
+    assert_eq!(
+        total as u64,
+        sent + copies,
+        "per sensor: {:?}, blb: {:#}",
+        out.iter().map(Vec::len).collect::<Vec<_>>(),
+        live["delivery"]
+    );
+    for (i, o) in out.iter().enumerate() {
+        assert_eq!(
+            summary["per_sensor"][i]["packets"],
+            o.len() as u64,
+            "sensor {i}"
+        );
+        assert_eq!(
+            live["delivery"][i]["sent_packets"],
+            o.len() as u64,
+            "sensor {i}"
+        );
+    }
+    // Byte for byte: every frame that arrived came out as often as it arrived, plus the
+    // counted copies.
+    let (got, want) = (multiset(out.iter().flatten()), multiset(&arrived));
+    let mut extra = HashSet::new();
+    let mut extra_count = 0;
+    for (frame, n) in &got {
+        let w = want.get(frame).copied().unwrap_or(0);
+        assert!(*n >= w, "a frame that arrived {w} times came out {n} times");
+        if *n > w {
+            extra.insert(*frame);
+            extra_count += n - w;
+        }
+    }
+    assert_eq!(want.len(), got.len(), "frames came out that never arrived");
+    assert_eq!(extra_count, copies, "copies beyond the counted ones");
+    assert!(
+        out.iter().filter(|o| !o.is_empty()).count() >= 2,
+        "one sensor got everything"
+    );
+    assert_no_split(&out, &extra);
+}
+
+#[test]
+fn hash_delivers_the_shared_captures_whole() {
+    replay_whole("hash", 4, &playable(), &[]);
+}
+
+#[test]
+fn blb_delivers_the_shared_captures_and_a_scenario_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("udp-flood.pcap");
+    let o = crate::util::blb(&[
+        "generate",
+        "udp-flood",
+        "-w",
+        scenario.to_str().expect("utf-8"),
+        "--training",
+        "2",
+        "--duration",
+        "3",
+        "--seed",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut inputs = playable();
+    inputs.push(scenario);
+    replay_whole(
+        "blb",
+        4,
+        &inputs,
+        &["--capacity", "2000000", "--train-flows", "50"],
+    );
+}

@@ -3,7 +3,8 @@
 //! back. Pure bookkeeping with time as an argument, so it is tested without I/O.
 //!
 //! A sensor is out of service while any reason holds:
-//! * `interface_down`: its delivery interface is not up and running;
+//! * `interface_down`: its delivery interface is not up and running (when it comes back,
+//!   the sends that failed meanwhile are forgotten);
 //! * `send_failing`: `send_errors_down` sends in a row failed on the way to it; it is tried
 //!   again after `retry_after` (and leaves again at once if sends still fail);
 //! * `reports_stale`: it is expected to report its load (SNMP or push) and no report came for
@@ -166,10 +167,16 @@ impl Health {
         let cfg = self.cfg;
         let s = self.sensors.get_mut(i)?;
         let before = s.reasons;
+        let mut reset = false;
         if let Some(up) = obs.interface_up {
+            if up && s.reasons.has(Reason::InterfaceDown) {
+                // The sends that failed while the interface was down say nothing more.
+                s.reasons.set(Reason::SendFailing, false);
+                s.send_down_since = None;
+                reset = true;
+            }
             s.reasons.set(Reason::InterfaceDown, !up);
         }
-        let mut reset = false;
         if s.reasons.has(Reason::SendFailing) {
             let since = s.send_down_since.unwrap_or(now);
             if now.saturating_sub(since) >= cfg.retry_after {
@@ -177,7 +184,7 @@ impl Health {
                 s.send_down_since = None;
                 reset = true;
             }
-        } else if obs.consecutive_send_errors >= cfg.send_errors_down {
+        } else if !reset && obs.consecutive_send_errors >= cfg.send_errors_down {
             s.reasons.set(Reason::SendFailing, true);
             s.send_down_since = Some(now);
         }
@@ -226,11 +233,23 @@ mod tests {
         let t = h.observe(1, down, s(1)).expect("a change");
         assert!(t.before.is_empty() && t.after.has(Reason::InterfaceDown));
         assert_eq!(h.observe(1, down, s(2)), None);
+        // Sends failed while it was down: once it is up again, that is forgotten at once.
+        let failing = Observation {
+            interface_up: Some(false),
+            consecutive_send_errors: 99,
+        };
+        assert!(
+            h.observe(1, failing, s(2))
+                .expect("a change")
+                .after
+                .has(Reason::SendFailing)
+        );
         let up = Observation {
             interface_up: Some(true),
-            ..Default::default()
+            consecutive_send_errors: 99,
         };
-        assert!(h.observe(1, up, s(3)).expect("a change").after.is_empty());
+        let t = h.observe(1, up, s(3)).expect("a change");
+        assert!(t.after.is_empty() && t.reset_send_errors);
         assert!(h.reasons(0).is_empty());
     }
 

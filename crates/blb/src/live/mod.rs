@@ -114,6 +114,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         started,
         last_flows: 0,
         last_snapshot: started,
+        changed: false,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -155,7 +156,8 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             looped.engine.tick(wall_nanos());
             next_tick = now + TICK;
         }
-        if now >= next_snapshot {
+        if now >= next_snapshot || looped.changed {
+            looped.changed = false;
             let snap = looped.snapshot(&mut sources);
             if let Ok(mut s) = snapshot.lock() {
                 *s = snap;
@@ -241,6 +243,8 @@ struct Loop<'a> {
     started: Instant,
     last_flows: u64,
     last_snapshot: Instant,
+    /// A sensor left or returned since the last snapshot (publish one at once).
+    changed: bool,
 }
 
 impl Loop<'_> {
@@ -364,6 +368,7 @@ impl Loop<'_> {
         let id = i as SensorId;
         let out = !t.after.is_empty();
         let name = &self.names[i];
+        self.changed = true;
         match self.engine.set_in_service(id, !out, wall_nanos()) {
             Some(c) if out => {
                 let error = self.counters[i].last_error().unwrap_or_default();

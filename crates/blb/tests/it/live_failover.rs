@@ -179,7 +179,7 @@ fn failover(algorithm: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let mut blb = lab.blb(&args);
     let started = Instant::now();
-    let mut replay = lab
+    let replay = lab
         .cmd(&["tcpreplay", "-i", "in0p", input.to_str().expect("utf-8")])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,1 +1,170 @@
-//! Tests of the live settings.
+//! Tests of the live settings: defaults, every mistake named in one sentence.
+
+use super::*;
+use crate::cli::BalanceArgs;
+use crate::config::ConfigFile;
+use crate::settings::BalanceSettings;
+
+fn args(interfaces: &[&str]) -> BalanceArgs {
+    BalanceArgs {
+        interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
+        algorithm: Some("hash".into()),
+        ..Default::default()
+    }
+}
+
+fn merge(a: &BalanceArgs, toml: &str) -> anyhow::Result<BalanceSettings> {
+    let file = ConfigFile::parse(toml).map_err(anyhow::Error::msg)?;
+    BalanceSettings::merge(a, &file)
+}
+
+fn err(a: &BalanceArgs, toml: &str) -> String {
+    format!("{:#}", merge(a, toml).expect_err("must be refused"))
+}
+
+#[test]
+fn sensors_come_from_the_tables() {
+    let s = merge(
+        &args(&["eth0"]),
+        r#"
+[live]
+control_token = "0123456789abcdef"
+metrics = "9187"
+[[sensor]]
+name = "suricata-1"
+interface = "eth1"
+capacity = 5e6
+snmp = "10.0.0.9"
+[[sensor]]
+vxlan = "10.0.0.2"
+vni = 7
+push = true
+[[sensor]]
+pcap = "/tmp/s3.pcap"
+rotate_bytes = 1000000
+keep = 3
+"#,
+    )
+    .expect("valid");
+    let live = s.live.expect("live");
+    assert_eq!(s.engine.sensors, 3);
+    assert_eq!(s.engine.capacities[0], 5e6);
+    assert_eq!(live.interfaces, vec!["eth0"]);
+    assert_eq!(live.metrics, Some("127.0.0.1:9187".parse().unwrap()));
+    assert_eq!(live.sensors[0].name, "suricata-1");
+    assert_eq!(live.sensors[0].delivery, Delivery::Interface("eth1".into()));
+    let snmp = live.sensors[0].snmp.as_ref().expect("snmp");
+    assert_eq!(snmp.agent, "10.0.0.9:161".parse().unwrap());
+    assert_eq!(snmp.community, "public");
+    assert_eq!(
+        live.sensors[1].delivery,
+        Delivery::Vxlan {
+            destination: "10.0.0.2:4789".parse().unwrap(),
+            vni: 7,
+            source: None
+        }
+    );
+    assert!(live.sensors[1].push);
+    assert_eq!(live.sensors[2].name, "sensor-2");
+    assert_eq!(live.backend, Backend::AfPacket);
+    assert_eq!(live.report_down_after, Some(Duration::from_secs(60)));
+}
+
+#[test]
+fn without_tables_a_write_dir_gives_pcap_files() {
+    let mut a = args(&["eth0"]);
+    a.sensors = Some(2);
+    a.write_dir = Some("/tmp/out".into());
+    let s = merge(&a, "").expect("valid");
+    let live = s.live.expect("live");
+    assert_eq!(live.sensors.len(), 2);
+    assert!(
+        matches!(&live.sensors[1].delivery, Delivery::Pcap { path, .. } if path.ends_with("sensor-1.pcap"))
+    );
+    a.write_dir = None;
+    assert!(err(&a, "").contains("[[sensor]]"));
+}
+
+#[test]
+fn mistakes_are_named() {
+    let a = args(&["eth0"]);
+    let cases = [
+        (
+            "[[sensor]]\ninterface = \"eth1\"\npcap = \"x\"\n",
+            "exactly one of",
+        ),
+        ("[[sensor]]\nvxlan = \"10.0.0.1\"\nvni = 16777216\n", "vni"),
+        ("[[sensor]]\ninterface = \"eth0\"\n", "loop"),
+        (
+            "[[sensor]]\ninterface = \"eth1\"\nvni = 3\n",
+            "vxlan delivery only",
+        ),
+        (
+            "[[sensor]]\ninterface = \"eth1\"\nkeep = 3\n",
+            "pcap delivery only",
+        ),
+        (
+            "[[sensor]]\ninterface = \"eth1\"\nsnmp_interval = 3.0\n",
+            "snmp",
+        ),
+        (
+            "[[sensor]]\nname = \"a\"\ninterface = \"eth1\"\n[[sensor]]\nname = \"a\"\ninterface = \"eth2\"\n",
+            "named 'a'",
+        ),
+        (
+            "[live]\ncontrol_token = \"short\"\n[[sensor]]\ninterface = \"eth1\"\n",
+            "control_token",
+        ),
+        (
+            "[live]\nring_block_size = 1000\n[[sensor]]\ninterface = \"eth1\"\n",
+            "ring_block_size",
+        ),
+        (
+            "[live]\nlog_format = \"xml\"\n[[sensor]]\ninterface = \"eth1\"\n",
+            "--log-format",
+        ),
+        (
+            "[live]\nbackend = \"dpdk\"\n[[sensor]]\ninterface = \"eth1\"\n",
+            "--backend",
+        ),
+        (
+            "[[sensor]]\nvxlan = \"not an address!\"\n",
+            "not an address",
+        ),
+        (
+            "[[sensor]]\ninterface = \"eth1\"\ncapacity = -1.0\n",
+            "capacity",
+        ),
+    ];
+    for (toml, want) in cases {
+        let e = err(&a, toml);
+        assert!(
+            e.contains(want),
+            "{toml:?}: '{e}' does not mention '{want}'"
+        );
+    }
+    let mut both = args(&["eth0"]);
+    both.read = Some("x.pcap".into());
+    assert!(err(&both, "[[sensor]]\ninterface = \"eth1\"\n").contains("not both"));
+    let mut n = args(&["eth0"]);
+    n.sensors = Some(4);
+    assert!(err(&n, "[[sensor]]\ninterface = \"eth1\"\n").contains("--sensors says 4"));
+    if !cfg!(feature = "pcap") {
+        let mut f = args(&["eth0"]);
+        f.filter = Some("udp".into());
+        assert!(err(&f, "[[sensor]]\ninterface = \"eth1\"\n").contains("--backend pcap"));
+    }
+}
+
+#[test]
+fn the_example_configuration_parses_as_live_settings() {
+    let text = include_str!("../../../../blb.live.example.toml").replace(
+        "control_token_file = \"/run/credentials/blb.service/control-token\"",
+        "control_token = \"0123456789abcdef0123\"",
+    );
+    assert!(text.contains("control_token = "));
+    let s = merge(&BalanceArgs::default(), &text).expect("blb.live.example.toml is valid");
+    let live = s.live.expect("live");
+    assert!(!live.sensors.is_empty());
+    assert!(live.control_token.is_some());
+}

@@ -206,3 +206,68 @@ fn blb_delivers_the_shared_captures_and_a_scenario_whole() {
         &["--capacity", "2000000", "--train-flows", "50"],
     );
 }
+
+/// The libpcap backend with a BPF filter: only the frames the filter passes are balanced,
+/// and they all arrive whole.
+#[cfg(feature = "pcap")]
+#[test]
+fn pcap_backend_applies_the_bpf_filter() {
+    let Some(lab) = Lab::new(&[]) else { return };
+    lab.veth("in0", "in0p");
+    let n = 2;
+    let mut config = String::new();
+    for i in 0..n {
+        lab.veth(&format!("s{i}"), &format!("s{i}p"));
+        config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
+    }
+    let cfg = lab.path("blb.toml");
+    std::fs::write(&cfg, config).expect("config");
+    let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
+    let mut sniffers: Vec<_> = (0..n)
+        .map(|i| lab.sniff(&format!("s{i}p"), &lab.path(&format!("s{i}.pcap")), &[]))
+        .collect();
+    let summary_path = lab.path("summary.json");
+    let mut blb = lab.blb(&[
+        "-i",
+        "in0",
+        "-a",
+        "hash",
+        "--backend",
+        "pcap",
+        "--filter",
+        "udp",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--summary",
+        summary_path.to_str().expect("utf-8"),
+    ]);
+    let inputs = [
+        captures("scan")
+            .into_iter()
+            .find(|p| p.ends_with("udp_0_1000_20190821.pcap")),
+        captures("scan")
+            .into_iter()
+            .find(|p| p.ends_with("tcp_0_1000_20190821.pcap")),
+    ];
+    let files: Vec<&std::path::Path> = inputs.iter().flatten().map(PathBuf::as_path).collect();
+    assert_eq!(files.len(), 2, "the scan captures are missing");
+    lab.replay("in0p", &files, Some(5_000));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(blb.stop("INT").success(), "{}", blb.stderr());
+    reference.stop_sniffer();
+    for s in &mut sniffers {
+        s.stop_sniffer();
+    }
+    let udp: Vec<Captured> = read_frames(&lab.path("in0.pcap"))
+        .into_iter()
+        .filter(|f| blb_wire::parse(1, f.ts, f.data.len() as u32, &f.data).protocol == 17)
+        .collect();
+    let out: Vec<Vec<Captured>> = (0..n)
+        .map(|i| read_frames(&lab.path(&format!("s{i}.pcap"))))
+        .collect();
+    let summary = read_summary(&summary_path);
+    assert!(udp.len() > 900, "{} UDP frames", udp.len());
+    assert_eq!(summary["packets_in"], udp.len() as u64, "{summary:#}");
+    assert_eq!(multiset(out.iter().flatten()), multiset(&udp));
+    assert_no_split(&out, &HashSet::new());
+}

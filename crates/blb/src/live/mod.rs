@@ -50,7 +50,8 @@ fn wall_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Run live balancing until a signal, `--duration`, or a capture error.
+/// Run live balancing until a signal or `--duration`. A capture that fails (its interface
+/// went down) is logged and retried; only a failure to wait for packets at all stops the run.
 pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let live = settings
         .live
@@ -121,6 +122,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let mut next_tick = started;
     let mut next_snapshot = started;
     let mut capture_error = None;
+    let mut capture_errors: Vec<Option<String>> = vec![None; sources.len()];
     let stopped_by = loop {
         if stop.load(Ordering::Relaxed) {
             break "signal";
@@ -129,17 +131,29 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             break "duration";
         }
         let mut got = 0;
+        let mut failing = false;
         for (k, src) in sources.iter_mut().enumerate() {
             match looped.drain(src.as_mut(), link_types[k]) {
-                Ok(n) => got += n,
+                Ok(n) => {
+                    got += n;
+                    if capture_errors[k].take().is_some() {
+                        tracing::info!(interface = src.name(), "capture works again");
+                    }
+                }
                 Err(e) => {
-                    capture_error = Some(e.context(format!("capture on {}", src.name())));
-                    break;
+                    // A capture interface that goes down (a cable pulled, a flapping tap)
+                    // must not stop the balancer: say so once, and keep trying.
+                    let msg = format!("{e:#}");
+                    if capture_errors[k].as_deref() != Some(msg.as_str()) {
+                        tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
+                        capture_errors[k] = Some(msg);
+                    }
+                    failing = true;
                 }
             }
         }
-        if capture_error.is_some() {
-            break "capture error";
+        if failing && got == 0 {
+            std::thread::sleep(TICK);
         }
         if got == 0 {
             looped.flush();

@@ -319,3 +319,39 @@ fn blb_failover_moves_clusters_to_the_least_loaded() {
     // A small capacity makes the variance bound bind, so clusters spread over the sensors.
     failover("blb", &["--capacity", "20000", "--train-flows", "0"]);
 }
+
+/// The capture interface going down and up (a pulled cable, a flapping tap) does not stop
+/// blb: it logs the failure, keeps trying, and balances again once the link is back.
+#[test]
+fn capture_interface_down_and_up_does_not_stop_blb() {
+    let Some(lab) = Lab::new(&[]) else { return };
+    lab.veth("in0", "in0p");
+    lab.veth("s0", "s0p");
+    let cfg = lab.path("blb.toml");
+    std::fs::write(&cfg, "[[sensor]]\ninterface = \"s0\"\n").expect("config");
+    let mut sniffer = lab.sniff("s0p", &lab.path("s0.pcap"), &[]);
+    let summary_path = lab.path("summary.json");
+    let mut blb = lab.blb(&[
+        "-i",
+        "in0",
+        "-a",
+        "hash",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "--summary",
+        summary_path.to_str().expect("utf-8"),
+    ]);
+    let input = lab.path("flows.pcap");
+    write_capture(&input);
+    lab.sh(&["ip", "link", "set", "in0", "down"]);
+    std::thread::sleep(Duration::from_millis(500));
+    lab.sh(&["ip", "link", "set", "in0", "up"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = lab.replay("in0p", &[&input], Some(20_000));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(blb.stop("TERM").success(), "{}", blb.stderr());
+    sniffer.stop_sniffer();
+    let summary = read_summary(&summary_path);
+    assert_eq!(summary["packets_in"], sent, "{summary:#}");
+    assert_eq!(read_frames(&lab.path("s0.pcap")).len() as u64, sent);
+}

@@ -143,7 +143,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
                 Err(e) => {
                     // A capture interface that goes down (a cable pulled, a flapping tap)
                     // must not stop the balancer: say so once, and keep trying.
-                    let msg = format!("{e:#}");
+                    let msg = crate::error::describe(&e);
                     if capture_errors[k].as_deref() != Some(msg.as_str()) {
                         tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
                         capture_errors[k] = Some(msg);
@@ -237,7 +237,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     });
     summary.elapsed_secs = started.elapsed().as_secs_f64();
     let input_error = capture_error.or(close_error);
-    summary.input_error = input_error.as_ref().map(|e| format!("{e:#}"));
+    summary.input_error = input_error.as_ref().map(crate::error::describe);
     Ok(Outcome {
         summary,
         input_error,

@@ -283,6 +283,29 @@ impl PacketSource for AfPacketSource {
         self.fd.as_raw_fd()
     }
 
+    /// A socket filter that refuses every frame: nothing enters the ring or the counters
+    /// any more, and the kernel still retires the block being filled after the block
+    /// timeout, so what was captured can be drained.
+    fn stop(&mut self) -> Result<(), LiveError> {
+        let mut reject_all = [libc::sock_filter {
+            code: 0x06, // BPF_RET | BPF_K: accept 0 bytes
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: reject_all.as_mut_ptr(),
+        };
+        setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog).map_err(|e| {
+            io(
+                &format!("capture on {}", self.name),
+                "stopping the capture",
+                e,
+            )
+        })
+    }
+
     /// Whole blocks are processed, so `max` is a soft limit that may be exceeded. When no
     /// block was ready, a pending socket error is reported (once) instead: the kernel sets
     /// ENETDOWN when the interface goes down or away, which would otherwise keep the socket

@@ -27,6 +27,11 @@ pub trait PacketSource: Send {
     /// Hand up to `max` frames that are ready now to `f`, without blocking. Returns how many
     /// were handed over (0 when none was waiting).
     fn drain(&mut self, max: usize, f: &mut dyn FnMut(Frame<'_>)) -> Result<usize, LiveError>;
+    /// Stop taking new frames (what is already captured can still be drained). Sources that
+    /// cannot stop (libpcap) do nothing.
+    fn stop(&mut self) -> Result<(), LiveError> {
+        Ok(())
+    }
     /// Cumulative counters since the source was opened.
     fn stats(&mut self) -> Result<CaptureStats, LiveError>;
 }

@@ -180,6 +180,29 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         }
     };
     tracing::info!(stopped_by, "live balancing stopping");
+    // Take the frames already captured: stop each capture, then drain until the kernel has
+    // handed over the block it was filling (after the block timeout).
+    for src in &mut sources {
+        if let Err(e) = src.stop() {
+            tracing::warn!(interface = src.name(), error = %e, "cannot stop the capture");
+        }
+    }
+    let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50);
+    let until = Instant::now() + settle;
+    let hard_stop = until + Duration::from_secs(1);
+    loop {
+        let mut got = 0;
+        for (k, src) in sources.iter_mut().enumerate() {
+            got += looped.drain(src.as_mut(), link_types[k]).unwrap_or(0);
+        }
+        let now = Instant::now();
+        if (now >= until && got == 0) || now >= hard_stop {
+            break;
+        }
+        if got == 0 {
+            let _ = wait_readable(&fds, 10);
+        }
+    }
     looped.flush();
     let last = looped.snapshot(&mut sources);
     drop(looped);

@@ -374,3 +374,141 @@ pub fn metric(text: &str, sample: &str) -> Option<f64> {
             .ok()
     })
 }
+
+// --- helpers of the live tests --------------------------------------------------------
+
+/// Write a configuration file in the lab.
+pub fn write_config(lab: &Lab, text: &str) -> PathBuf {
+    let cfg = lab.path("blb.toml");
+    std::fs::write(&cfg, text).expect("config");
+    cfg
+}
+
+pub fn utf8(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// GET `url` inside the namespace; panics unless it answers 200.
+pub fn get(lab: &Lab, url: &str) -> String {
+    let (code, body) = lab.curl(&[url]);
+    assert_eq!(code, 200, "GET {url}: {body}");
+    body
+}
+
+/// POST to `url` inside the namespace with an optional bearer token and body.
+pub fn post(lab: &Lab, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    let mut args = vec!["-X", "POST"];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
+    }
+    if let Some(b) = body {
+        args.extend(["-H", "Content-Type: text/plain", "--data-binary", b]);
+    }
+    args.push(url);
+    lab.curl(&args)
+}
+
+/// The parsed `/status` document.
+pub fn status(lab: &Lab, port: u16) -> serde_json::Value {
+    let body = get(lab, &format!("http://127.0.0.1:{port}/status"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/status is not JSON ({e}): {body}"))
+}
+
+/// Poll `fetch` until `ok` holds for what it returns; panics after `within` with the last
+/// value.
+pub fn poll<T: std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    mut fetch: impl FnMut() -> T,
+    ok: impl Fn(&T) -> bool,
+) -> T {
+    let end = Instant::now() + within;
+    loop {
+        let v = fetch();
+        if ok(&v) {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("{what} did not happen within {within:?}; last seen:\n{v:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Poll the metrics endpoint until `ok` holds for its text; returns that text.
+pub fn wait_metrics(lab: &Lab, port: u16, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = poll(
+        what,
+        Duration::from_secs(10),
+        || lab.curl(&[&url]),
+        |(code, body)| *code == 200 && ok(body),
+    );
+    text.1
+}
+
+/// A sensor's sample of metric `name`.
+pub fn sensor_metric(text: &str, name: &str, sensor: &str) -> Option<f64> {
+    metric(text, &format!("{name}{{sensor=\"{sensor}\"}}"))
+}
+
+/// Assert that the frames of `outputs` together are exactly `arrived` (as multisets).
+pub fn assert_same_frames(outputs: &[&[Captured]], arrived: &[Captured], what: &str) {
+    let got = multiset(outputs.iter().flat_map(|o| o.iter()));
+    let want = multiset(arrived);
+    let missing = want.iter().filter(|(f, n)| got.get(*f) != Some(n)).count();
+    let extra = got.keys().filter(|f| !want.contains_key(*f)).count();
+    assert!(
+        got == want,
+        "{what}: {missing} distinct arrived frames came out a different number of times, \
+         {extra} distinct frames came out that never arrived (out {} frames, arrived {})",
+        outputs.iter().map(|o| o.len()).sum::<usize>(),
+        arrived.len()
+    );
+}
+
+impl Lab {
+    /// `n` sensor veth pairs `sN`–`sNp`; returns their `[[sensor]]` tables.
+    pub fn interface_sensors(&self, n: usize) -> String {
+        let mut config = String::new();
+        for i in 0..n {
+            self.veth(&format!("s{i}"), &format!("s{i}p"));
+            config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
+        }
+        config
+    }
+
+    /// tcpdump on each sensor's far end `sNp`, writing `sN.pcap`.
+    pub fn sniff_sensors(&self, n: usize) -> Vec<Proc> {
+        (0..n)
+            .map(|i| self.sniff(&format!("s{i}p"), &self.path(&format!("s{i}.pcap")), &[]))
+            .collect()
+    }
+
+    /// The frames each sensor's far end recorded.
+    pub fn sensor_frames(&self, n: usize) -> Vec<Vec<Captured>> {
+        (0..n)
+            .map(|i| read_frames(&self.path(&format!("s{i}.pcap"))))
+            .collect()
+    }
+
+    /// `blb balance -i in0 -a ALGORITHM` with `config` and `extra` flags, started; returns
+    /// blb and where its summary will be.
+    pub fn balance(&self, algorithm: &str, config: &str, extra: &[&str]) -> (Proc, PathBuf) {
+        let cfg = write_config(self, config);
+        let summary = self.path("summary.json");
+        let mut args = vec![
+            "-i",
+            "in0",
+            "-a",
+            algorithm,
+            "--config",
+            utf8(&cfg),
+            "--summary",
+            utf8(&summary),
+        ];
+        args.extend_from_slice(extra);
+        (self.blb(&args), summary)
+    }
+}

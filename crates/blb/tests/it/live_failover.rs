@@ -149,35 +149,13 @@ fn failover(algorithm: &str, extra: &[&str]) {
     };
     let n = 3;
     lab.veth("in0", "in0p");
-    let mut config = format!("[live]\ncontrol_token = \"{TOKEN}\"\n");
-    for i in 0..n {
-        lab.veth(&format!("s{i}"), &format!("s{i}p"));
-        config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
-    }
-    let cfg = lab.path("blb.toml");
-    std::fs::write(&cfg, config).expect("config");
+    let config = format!("[live]\ncontrol_token = \"{TOKEN}\"\n") + &lab.interface_sensors(n);
     let input = lab.path("flows.pcap");
     let sent = write_capture(&input);
-    let mut sniffers: Vec<_> = (0..n)
-        .map(|i| lab.sniff(&format!("s{i}p"), &lab.path(&format!("s{i}.pcap")), &[]))
-        .collect();
-    let summary_path = lab.path("summary.json");
-    let mut args = vec![
-        "-i",
-        "in0",
-        "-a",
-        algorithm,
-        "--config",
-        cfg.to_str().expect("utf-8"),
-        "--summary",
-        summary_path.to_str().expect("utf-8"),
-        "--metrics",
-        "19187",
-        "--control",
-        "19188",
-    ];
+    let mut sniffers = lab.sniff_sensors(n);
+    let mut args = vec!["--metrics", "19187", "--control", "19188"];
     args.extend_from_slice(extra);
-    let mut blb = lab.blb(&args);
+    let (mut blb, summary_path) = lab.balance(algorithm, &config, &args);
     let started = Instant::now();
     let replay = lab
         .cmd(&["tcpreplay", "-i", "in0p", input.to_str().expect("utf-8")])
@@ -326,21 +304,9 @@ fn blb_failover_moves_clusters_to_the_least_loaded() {
 fn capture_interface_down_and_up_does_not_stop_blb() {
     let Some(lab) = Lab::new(&[]) else { return };
     lab.veth("in0", "in0p");
-    lab.veth("s0", "s0p");
-    let cfg = lab.path("blb.toml");
-    std::fs::write(&cfg, "[[sensor]]\ninterface = \"s0\"\n").expect("config");
+    let config = lab.interface_sensors(1);
     let mut sniffer = lab.sniff("s0p", &lab.path("s0.pcap"), &[]);
-    let summary_path = lab.path("summary.json");
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
-        "hash",
-        "--config",
-        cfg.to_str().expect("utf-8"),
-        "--summary",
-        summary_path.to_str().expect("utf-8"),
-    ]);
+    let (mut blb, summary_path) = lab.balance("hash", &config, &[]);
     let input = lab.path("flows.pcap");
     write_capture(&input);
     lab.sh(&["ip", "link", "set", "in0", "down"]);

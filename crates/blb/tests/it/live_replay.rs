@@ -76,30 +76,10 @@ pub fn assert_no_split(per_sensor: &[Vec<Captured>], copies: &HashSet<&[u8]>) {
 fn replay_whole(algorithm: &str, n: usize, inputs: &[PathBuf], extra: &[&str]) {
     let Some(lab) = Lab::new(&[]) else { return };
     lab.veth("in0", "in0p");
-    let mut config = String::new();
-    for i in 0..n {
-        lab.veth(&format!("s{i}"), &format!("s{i}p"));
-        config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
-    }
-    let cfg = lab.path("blb.toml");
-    std::fs::write(&cfg, config).expect("config");
+    let config = lab.interface_sensors(n);
     let reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let mut sniffers: Vec<_> = (0..n)
-        .map(|i| lab.sniff(&format!("s{i}p"), &lab.path(&format!("s{i}.pcap")), &[]))
-        .collect();
-    let summary_path = lab.path("summary.json");
-    let mut args = vec![
-        "-i",
-        "in0",
-        "-a",
-        algorithm,
-        "--config",
-        cfg.to_str().expect("utf-8"),
-        "--summary",
-        summary_path.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    let mut blb = lab.blb(&args);
+    let mut sniffers = lab.sniff_sensors(n);
+    let (mut blb, summary_path) = lab.balance(algorithm, &config, extra);
     let files: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
     let sent = lab.replay("in0p", &files, Some(10_000));
     std::thread::sleep(std::time::Duration::from_millis(700));
@@ -113,9 +93,7 @@ fn replay_whole(algorithm: &str, n: usize, inputs: &[PathBuf], extra: &[&str]) {
     }
 
     let arrived = read_frames(&lab.path("in0.pcap"));
-    let out: Vec<Vec<Captured>> = (0..n)
-        .map(|i| read_frames(&lab.path(&format!("s{i}.pcap"))))
-        .collect();
+    let out = lab.sensor_frames(n);
     let summary = read_summary(&summary_path);
     let live = &summary["live"];
     assert_eq!(
@@ -215,32 +193,11 @@ fn pcap_backend_applies_the_bpf_filter() {
     let Some(lab) = Lab::new(&[]) else { return };
     lab.veth("in0", "in0p");
     let n = 2;
-    let mut config = String::new();
-    for i in 0..n {
-        lab.veth(&format!("s{i}"), &format!("s{i}p"));
-        config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
-    }
-    let cfg = lab.path("blb.toml");
-    std::fs::write(&cfg, config).expect("config");
+    let config = lab.interface_sensors(n);
     let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let mut sniffers: Vec<_> = (0..n)
-        .map(|i| lab.sniff(&format!("s{i}p"), &lab.path(&format!("s{i}.pcap")), &[]))
-        .collect();
-    let summary_path = lab.path("summary.json");
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
-        "hash",
-        "--backend",
-        "pcap",
-        "--filter",
-        "udp",
-        "--config",
-        cfg.to_str().expect("utf-8"),
-        "--summary",
-        summary_path.to_str().expect("utf-8"),
-    ]);
+    let mut sniffers = lab.sniff_sensors(n);
+    let (mut blb, summary_path) =
+        lab.balance("hash", &config, &["--backend", "pcap", "--filter", "udp"]);
     let inputs = [
         captures("scan")
             .into_iter()
@@ -262,9 +219,7 @@ fn pcap_backend_applies_the_bpf_filter() {
         .into_iter()
         .filter(|f| blb_wire::parse(1, f.ts, f.data.len() as u32, &f.data).protocol == 17)
         .collect();
-    let out: Vec<Vec<Captured>> = (0..n)
-        .map(|i| read_frames(&lab.path(&format!("s{i}.pcap"))))
-        .collect();
+    let out = lab.sensor_frames(n);
     let summary = read_summary(&summary_path);
     assert!(udp.len() > 900, "{} UDP frames", udp.len());
     assert_eq!(summary["packets_in"], udp.len() as u64, "{summary:#}");

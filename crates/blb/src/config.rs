@@ -77,6 +77,8 @@ pub struct SensorSection {
     pub name: Option<String>,
     /// Send frames unchanged on this local interface.
     pub interface: Option<String>,
+    /// Bypass the interface's queueing discipline (faster; taps on it then see nothing).
+    pub qdisc_bypass: Option<bool>,
     /// Write frames to this pcap file, rotated.
     pub pcap: Option<PathBuf>,
     /// Rotate the pcap file after this many bytes.

@@ -1,12 +1,13 @@
 //! Delivery to a local interface: the frame sent unchanged on an AF_PACKET socket.
 //!
-//! The socket is bound with protocol 0, so it never receives anything, and uses
-//! `PACKET_QDISC_BYPASS` so frames go straight to the driver. A full transmit queue
+//! The socket is bound with protocol 0, so it never receives anything. A full transmit queue
 //! (EAGAIN/ENOBUFS) is retried briefly before the frame is given up as a path failure.
 //!
-//! Because of the qdisc bypass, frames sent here are *not* seen by packet taps (tcpdump, a
-//! sensor's AF_PACKET socket) on this same interface: a sensor must listen on the far end
-//! (the veth peer, the switch port, the NIC cabled to it), not on the interface named here.
+//! By default frames go through the interface's queueing discipline, so packet taps on the
+//! interface itself (tcpdump, a sensor's AF_PACKET socket) see them. [`InterfaceSink::open_with`]
+//! can set `PACKET_QDISC_BYPASS` instead, which goes straight to the driver, a little faster,
+//! but then taps on this same interface do *not* see the frames: a sensor must listen on the
+//! far end (the veth peer, the switch port, the NIC cabled to it).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -31,8 +32,14 @@ pub struct InterfaceSink {
 }
 
 impl InterfaceSink {
-    /// Open a raw AF_PACKET socket on interface `name`. Needs root or `CAP_NET_RAW`.
+    /// Open a raw AF_PACKET socket on interface `name`, through its queueing discipline.
+    /// Needs root or `CAP_NET_RAW`.
     pub fn open(name: &str) -> Result<Self, LiveError> {
+        Self::open_with(name, false)
+    }
+
+    /// [`InterfaceSink::open`], bypassing the queueing discipline when `qdisc_bypass`.
+    pub fn open_with(name: &str, qdisc_bypass: bool) -> Result<Self, LiveError> {
         let ctx = format!("interface {name}");
         let ifindex = iface::index_for(&ctx, name)?;
         // Protocol 0: the socket receives nothing.
@@ -44,13 +51,15 @@ impl InterfaceSink {
             setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &SNDBUF)
                 .map_err(|e| io(&ctx, "setting the send buffer size", e))?;
         }
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_QDISC_BYPASS,
-            &(1 as libc::c_int),
-        )
-        .map_err(|e| io(&ctx, "enabling PACKET_QDISC_BYPASS", e))?;
+        if qdisc_bypass {
+            setsockopt(
+                &fd,
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                &(1 as libc::c_int),
+            )
+            .map_err(|e| io(&ctx, "enabling PACKET_QDISC_BYPASS", e))?;
+        }
 
         iface::bind_packet(&fd, &ctx, ifindex, 0)?;
         Ok(InterfaceSink {

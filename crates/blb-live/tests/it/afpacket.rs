@@ -612,3 +612,27 @@ fn capture_reports_interface_down_and_resumes() {
         assert_eq!(got[0].2, b);
     });
 }
+
+/// By default a tap on the delivery interface itself sees what the sink sends; with the
+/// qdisc bypass it does not (only the far end does).
+#[test]
+fn a_tap_on_the_delivery_interface_sees_frames_unless_bypassed() {
+    let Some(ns) = Netns::new() else { return };
+    ns.veth("blb-tx", "blb-rx");
+    ns.run(|| {
+        assert!(settles_to("blb-tx", true));
+        let tap_cfg = AfPacketConfig {
+            ignore_outgoing: false,
+            ..small_ring()
+        };
+        for (bypass, seen) in [(false, 3), (true, 0)] {
+            let mut tap = AfPacketSource::open("blb-tx", &tap_cfg).unwrap();
+            let mut sink = InterfaceSink::open_with("blb-tx", bypass).unwrap();
+            for i in 0..3 {
+                sink.send(1, eth(&frame(&[], UDP, 53, 30, i))).unwrap();
+            }
+            let got = collect(&mut tap, seen, Duration::from_secs(5));
+            assert_eq!(got.len(), seen, "qdisc bypass {bypass}");
+        }
+    });
+}

@@ -380,7 +380,9 @@ impl Loop<'_> {
         let now = self.started.elapsed();
         for i in 0..self.names.len() {
             let interface_up = match &self.live.sensors[i].delivery {
-                Delivery::Interface(name) => Some(blb_live::iface::is_up(name).unwrap_or(false)),
+                Delivery::Interface { name, .. } => {
+                    Some(blb_live::iface::is_up(name).unwrap_or(false))
+                }
                 _ => None,
             };
             let obs = Observation {

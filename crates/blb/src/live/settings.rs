@@ -31,7 +31,12 @@ pub enum LogFormat {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delivery {
     /// Sent unchanged on a local interface.
-    Interface(String),
+    Interface {
+        /// The interface.
+        name: String,
+        /// Bypass the queueing discipline (faster; taps on the interface itself see nothing).
+        qdisc_bypass: bool,
+    },
     /// Written to a pcap file, rotated.
     Pcap {
         /// The current file.
@@ -257,7 +262,7 @@ impl LiveSettings {
             )));
         }
         for s in &sensors {
-            if let Delivery::Interface(i) = &s.delivery
+            if let Delivery::Interface { name: i, .. } = &s.delivery
                 && interfaces.contains(i)
             {
                 return Err(usage(format!(
@@ -310,8 +315,16 @@ fn sensor(i: usize, s: &SensorSection) -> anyhow::Result<SensorSpec> {
             "{at}: vni and vxlan_source apply to vxlan delivery only"
         )));
     }
+    if s.qdisc_bypass.is_some() && s.interface.is_none() {
+        return Err(usage(format!(
+            "{at}: qdisc_bypass applies to interface delivery only"
+        )));
+    }
     let delivery = if let Some(i) = &s.interface {
-        Delivery::Interface(i.clone())
+        Delivery::Interface {
+            name: i.clone(),
+            qdisc_bypass: s.qdisc_bypass.unwrap_or(false),
+        }
     } else if let Some(path) = &s.pcap {
         if s.rotate_bytes == Some(0) || s.rotate_seconds == Some(0) || s.keep == Some(0) {
             return Err(usage(format!(

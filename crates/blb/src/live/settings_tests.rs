@@ -52,7 +52,13 @@ keep = 3
     assert_eq!(live.interfaces, vec!["eth0"]);
     assert_eq!(live.metrics, Some("127.0.0.1:9187".parse().unwrap()));
     assert_eq!(live.sensors[0].name, "suricata-1");
-    assert_eq!(live.sensors[0].delivery, Delivery::Interface("eth1".into()));
+    assert_eq!(
+        live.sensors[0].delivery,
+        Delivery::Interface {
+            name: "eth1".into(),
+            qdisc_bypass: false
+        }
+    );
     let snmp = live.sensors[0].snmp.as_ref().expect("snmp");
     assert_eq!(snmp.agent, "10.0.0.9:161".parse().unwrap());
     assert_eq!(snmp.community, "public");

@@ -77,8 +77,8 @@ pub fn open_deliveries(
     for s in &live.sensors {
         let at = format!("sensor '{}'", s.name);
         let sink: Box<dyn FrameSink> = match &s.delivery {
-            Delivery::Interface(name) => {
-                Box::new(InterfaceSink::open(name).with_context(|| at.clone())?)
+            Delivery::Interface { name, qdisc_bypass } => {
+                Box::new(InterfaceSink::open_with(name, *qdisc_bypass).with_context(|| at.clone())?)
             }
             Delivery::Pcap {
                 path,

@@ -351,6 +351,8 @@ impl Loop<'_> {
                     return Err(format!("the load report {load} was refused"));
                 }
                 tracing::debug!(sensor = %self.names[i], load, source, "load report");
+                // /status and the metrics show the new report at once.
+                self.changed = true;
                 if let Some(t) = self.health.reported(i, now) {
                     self.apply(i, t, source);
                 }

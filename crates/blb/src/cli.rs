@@ -108,7 +108,7 @@ pub struct BalanceArgs {
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
     /// Capture live from this interface instead of reading a file (repeat for several).
-    /// Sensors then come from the configuration's [[sensor]] tables, or are pcap files in
+    /// Sensors then come from the configuration's `[[sensor]]` tables, or are pcap files in
     /// --write-dir.
     #[arg(short = 'i', long = "interface", value_name = "IF")]
     pub interfaces: Vec<String>,
@@ -256,7 +256,7 @@ pub struct GenerateArgs {
     /// Probes per second (port-sweep).
     #[arg(long, value_name = "PPS")]
     pub sweep_rate: Option<f64>,
-    /// TOML configuration file; its [generate] table sets any generator option.
+    /// TOML configuration file; its `[generate]` table sets any generator option.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

@@ -1,6 +1,6 @@
 //! The bounded per-sensor queue: a sink on its own thread, batches, counted drops.
 //!
-//! The capture thread copies each frame into the current [`Batch`] (one contiguous byte
+//! The capture thread copies each frame into the current batch (one contiguous byte
 //! buffer plus a small record per frame). A full batch — or a partial one at
 //! [`SensorQueue::flush`] — is handed to the sensor's thread with `try_send` on a channel of
 //! `depth` batches. When that channel is full the whole batch is dropped and counted, so a slow

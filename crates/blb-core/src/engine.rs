@@ -226,10 +226,17 @@ impl Engine {
         if let Some(flow) = self.flows.touch(&key, p, dir, now) {
             let (sensors, tag) = (flow.sensors, flow.tag);
             if sensors.is_empty() && !self.in_service.is_empty() {
-                // Every sensor was out when this flow was moved; one is back: place it again.
+                // Every sensor was out when this flow was moved; one is back: place it again
+                // (the balancer forgets the old placement first).
+                self.balancer.on_flow_end(tag, now);
                 let a = self.ask_balancer(p, &key);
                 self.flows.set_assignment(&key, a);
                 self.failover.flows_replaced += 1;
+                for s in a.sensors {
+                    if let Some(st) = self.stats.sensors.get_mut(usize::from(s)) {
+                        st.flows += 1;
+                    }
+                }
                 return a.sensors;
             }
             self.balancer.on_packet(tag, p, now);

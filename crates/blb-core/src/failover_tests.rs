@@ -166,3 +166,54 @@ fn reported_load_combines_with_the_estimate_until_stale() {
     assert!(loads[1] < 1.0, "{loads:?}");
     assert_eq!(e.reported_loads().accepted, 1);
 }
+
+/// Counts what the engine tells a balancer.
+#[derive(Debug, Default)]
+struct Recorder {
+    next_tag: u64,
+    live: std::collections::HashSet<u64>,
+}
+
+impl Balancer for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    fn sensors(&self) -> usize {
+        2
+    }
+    fn assign(&mut self, ctx: &crate::balancer::FlowContext<'_>) -> crate::balancer::Assignment {
+        self.next_tag += 1;
+        self.live.insert(self.next_tag);
+        crate::balancer::Assignment {
+            sensors: ctx
+                .in_service
+                .first()
+                .map_or(SensorSet::EMPTY, SensorSet::one),
+            tag: self.next_tag,
+        }
+    }
+    fn on_flow_end(&mut self, tag: u64, _now: Nanos) {
+        assert!(self.live.remove(&tag), "flow end for unknown tag {tag}");
+    }
+}
+
+#[test]
+fn a_flow_placed_again_ends_its_old_placement() {
+    let mut e = engine(2, Box::new(Recorder::default()));
+    round(&mut e, 10, S);
+    e.set_in_service(0, false, S);
+    e.set_in_service(1, false, S);
+    e.set_in_service(1, true, 2 * S);
+    round(&mut e, 10, 2 * S);
+    assert_eq!(e.failover_stats().flows_replaced, 10);
+    // Ten moved onto sensor 1 when sensor 0 left, ten placed again when it came back.
+    assert_eq!(
+        e.stats().sensors[1].flows,
+        20,
+        "the new placements are counted"
+    );
+    e.finish();
+    // Every placement, old and new, was ended exactly once (the recorder panics otherwise).
+    let dbg = format!("{:?}", e.balancer());
+    assert!(dbg.contains("live: {}"), "placements never ended: {dbg}");
+}

@@ -271,6 +271,10 @@ impl SensorQueue {
                             "sensor {}: the delivery thread has stopped",
                             self.name
                         ));
+                        // Held against the sensor's health, like failed sends.
+                        self.counters
+                            .consecutive_path_errors
+                            .fetch_add(n, Ordering::Relaxed);
                         b
                     }
                 };

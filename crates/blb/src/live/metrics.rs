@@ -10,9 +10,9 @@ use blb_live::http::{Handler, Request, Response};
 /// One sensor in a snapshot.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SensorSnap {
-    /// Packets routed to it.
+    /// Packets routed to it (delivered or not; only grows).
     pub packets: u64,
-    /// Bytes routed to it.
+    /// Bytes routed to it (only grows).
     pub bytes: u64,
     /// Flows placed on it.
     pub flows: u64,
@@ -378,6 +378,20 @@ impl Metrics {
             "counter",
             "Clusters moved off sensors that left service.",
             f.clusters_moved as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_failover_datagrams_forgotten_total",
+            "counter",
+            "Fragmented datagrams forgotten because their sensor left service.",
+            f.datagrams_forgotten as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_failover_flows_replaced_total",
+            "counter",
+            "Flows placed again after every sensor had been out of service.",
+            f.flows_replaced as f64,
         );
         header(&mut o, "blb_info", "gauge", "The balancing algorithm.");
         let _ = writeln!(

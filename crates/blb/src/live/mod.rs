@@ -116,6 +116,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         last_flows: 0,
         last_snapshot: started,
         changed: false,
+        routed: vec![(0, 0); names.len()],
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -136,7 +137,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             match looped.drain(src.as_mut(), link_types[k]) {
                 Ok(n) => {
                     got += n;
-                    if capture_errors[k].take().is_some() {
+                    if n > 0 && capture_errors[k].take().is_some() {
                         tracing::info!(interface = src.name(), "capture works again");
                     }
                 }
@@ -187,7 +188,8 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             tracing::warn!(interface = src.name(), error = %e, "cannot stop the capture");
         }
     }
-    let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50);
+    let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50)
+        .min(Duration::from_secs(2));
     let until = Instant::now() + settle;
     let hard_stop = until + Duration::from_secs(1);
     loop {
@@ -282,16 +284,23 @@ struct Loop<'a> {
     last_snapshot: Instant,
     /// A sensor left or returned since the last snapshot (publish one at once).
     changed: bool,
+    /// Packets and bytes routed to each sensor (only ever grow, for the metrics' counters).
+    routed: Vec<(u64, u64)>,
 }
 
 impl Loop<'_> {
     /// Drain one source: decide and queue every frame it has ready.
     fn drain(&mut self, src: &mut dyn PacketSource, link_type: u32) -> anyhow::Result<usize> {
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
+        let routed = &mut self.routed;
         let n = src.drain(BURST, &mut |frame| {
             let meta = blb_wire::parse(link_type, frame.ts, frame.wire_len, frame.data);
             let sensors = engine.handle(&meta);
             for s in sensors {
+                if let Some(r) = routed.get_mut(usize::from(s)) {
+                    r.0 += 1;
+                    r.1 += frame.data.len() as u64;
+                }
                 if let Some(q) = queues.get_mut(usize::from(s)) {
                     q.push(link_type, frame, sensors.bits(), &mut |token, len| {
                         dropped.push((s, token, len))
@@ -312,15 +321,14 @@ impl Loop<'_> {
         self.settle_drops();
     }
 
-    /// Tell the engine about frames a full queue refused.
+    /// Tell the engine about frames a full queue refused: one drop per lost copy (as for
+    /// failed sends), so a packet copied to several sensors whose queues are all full is
+    /// counted once per copy, never lost from the books.
     fn settle_drops(&mut self) {
-        for (s, token, len) in self.dropped.drain(..) {
-            self.engine.undelivered(
-                SensorSet::from_bits(token),
-                SensorSet::one(s),
-                len,
-                DropReason::SensorQueueFull,
-            );
+        for (s, _token, len) in self.dropped.drain(..) {
+            let copy = SensorSet::one(s);
+            self.engine
+                .undelivered(copy, copy, len, DropReason::SensorQueueFull);
         }
     }
 
@@ -443,9 +451,10 @@ impl Loop<'_> {
         let sensors = (0..self.names.len())
             .map(|i| {
                 let s = st.sensors.get(i).copied().unwrap_or_default();
+                let (packets, bytes) = self.routed.get(i).copied().unwrap_or_default();
                 SensorSnap {
-                    packets: s.packets,
-                    bytes: s.bytes,
+                    packets,
+                    bytes,
                     flows: s.flows,
                     estimated_load: estimated.get(i).copied().unwrap_or(0.0),
                     reported_load: self

@@ -170,15 +170,22 @@ impl LiveSettings {
                 "[live] ring_block_size must be a power of two of at least 4096 bytes, not {ring_block_size}"
             )));
         }
+        if ring_block_size > 1 << 30 {
+            return Err(usage(format!(
+                "[live] ring_block_size must be at most 1 GiB, not {ring_block_size}"
+            )));
+        }
         let ring_blocks = l.ring_blocks.unwrap_or(64);
-        if ring_blocks < 2 {
-            return Err(usage("[live] ring_blocks must be at least 2"));
+        if !(2..=65_536).contains(&ring_blocks) || ring_blocks * ring_block_size > 1 << 36 {
+            return Err(usage(format!(
+                "[live] ring_blocks must be between 2 and 65536, and the ring at most 64 GiB, not {ring_blocks} blocks of {ring_block_size} bytes"
+            )));
         }
         let queue_batches = l.queue_batches.unwrap_or(32);
         let batch_frames = l.batch_frames.unwrap_or(256);
-        if queue_batches == 0 || batch_frames == 0 {
+        if !(1..=65_536).contains(&queue_batches) || !(1..=65_536).contains(&batch_frames) {
             return Err(usage(
-                "[live] queue_batches and batch_frames must be at least 1",
+                "[live] queue_batches and batch_frames must be between 1 and 65536",
             ));
         }
         let metrics = match args.metrics.as_deref().or(l.metrics.as_deref()) {
@@ -259,6 +266,14 @@ impl LiveSettings {
             return Err(usage(format!(
                 "two sensors are named '{}'; names must differ",
                 dup.name
+            )));
+        }
+        if let Some(s) = sensors.iter().find(|s| s.push)
+            && (control.is_none() || control_token.is_none())
+        {
+            return Err(usage(format!(
+                "sensor '{}' pushes its load (push = true), which needs the control endpoint (--control or [live] control) and a control_token",
+                s.name
             )));
         }
         for s in &sensors {

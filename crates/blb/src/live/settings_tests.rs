@@ -30,6 +30,7 @@ fn sensors_come_from_the_tables() {
 [live]
 control_token = "0123456789abcdef"
 metrics = "9187"
+control = "9188"
 [[sensor]]
 name = "suricata-1"
 interface = "eth1"
@@ -140,6 +141,18 @@ fn mistakes_are_named() {
         (
             "[[sensor]]\ninterface = \"eth1\"\ncapacity = -1.0\n",
             "capacity",
+        ),
+        (
+            "[[sensor]]\ninterface = \"eth1\"\npush = true\n",
+            "needs the control endpoint",
+        ),
+        (
+            "[live]\nqueue_batches = 10000000\n[[sensor]]\ninterface = \"eth1\"\n",
+            "queue_batches",
+        ),
+        (
+            "[live]\nring_blocks = 1000000\n[[sensor]]\ninterface = \"eth1\"\n",
+            "ring_blocks",
         ),
     ];
     for (toml, want) in cases {

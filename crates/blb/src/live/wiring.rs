@@ -47,7 +47,10 @@ pub fn open_sources(live: &LiveSettings) -> anyhow::Result<Vec<Box<dyn PacketSou
 
 #[cfg(feature = "pcap")]
 fn open_pcap(live: &LiveSettings, name: &str) -> anyhow::Result<Box<dyn PacketSource>> {
-    let buffer = (live.ring_block_size * live.ring_blocks).min(i32::MAX as usize) as i32;
+    let buffer = live
+        .ring_block_size
+        .saturating_mul(live.ring_blocks)
+        .min(i32::MAX as usize) as i32;
     Ok(Box::new(blb_live::capture::libpcap::PcapSource::open(
         name,
         live.filter.as_deref(),
@@ -117,7 +120,7 @@ pub fn open_deliveries(
         let c = Arc::new(SensorCounters::default());
         let cfg = QueueConfig {
             batch_frames: live.batch_frames,
-            batch_bytes: (live.batch_frames * 2048).max(256 * 1024),
+            batch_bytes: live.batch_frames.saturating_mul(2048).max(256 * 1024),
             depth: live.queue_batches,
         };
         queues.push(

@@ -60,7 +60,9 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
+        // The first signal stops cleanly; a second one, while stopping, exits at once (1).
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .context("cannot install the SIGINT/SIGTERM handlers")?;
     }
 

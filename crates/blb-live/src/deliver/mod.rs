@@ -19,6 +19,12 @@ pub trait FrameSink: Send {
     fn send(&mut self, link_type: u32, frame: Frame<'_>) -> Result<(), SendError>;
     /// Push out anything buffered.
     fn flush(&mut self) -> Result<(), LiveError>;
+    /// Frames (and their bytes) that `send` accepted earlier but the sink has since lost,
+    /// such as buffered records a failed write threw away; counted once, then reset. The
+    /// frame whose own `send` failed is not among them.
+    fn take_lost(&mut self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// Why a frame was not delivered.

@@ -118,6 +118,8 @@ struct Current {
     bytes: u64,
     /// Bytes buffered since the last flush.
     pending: usize,
+    /// Frames, and their bytes, buffered since the last write that reached the disk.
+    unwritten: (u64, u64),
 }
 
 /// Writes one sensor's frames to rotated pcap files.
@@ -134,6 +136,9 @@ pub struct PcapFileSink {
     next_seq: u64,
     /// Rotated files, oldest first.
     rotated: VecDeque<PathBuf>,
+    /// Frames and bytes accepted earlier and lost to a failed write since the last
+    /// [`FrameSink::take_lost`].
+    lost: (u64, u64),
 }
 
 impl PcapFileSink {
@@ -179,6 +184,7 @@ impl PcapFileSink {
             current: None,
             next_seq: 0,
             rotated: VecDeque::new(),
+            lost: (0, 0),
         };
         sink.scan_rotated()?;
         match std::fs::metadata(&cfg.path) {
@@ -314,12 +320,28 @@ impl PcapFileSink {
 
     /// Flushes and closes the current file, renames it, and leaves `fresh` empty: the next
     /// frame creates `path`.
-    fn rotate(&mut self) -> Result<(), SendError> {
+    /// Write out the current file's buffer; on failure the buffered frames are lost, and
+    /// counted for [`FrameSink::take_lost`].
+    fn flush_current(&mut self) -> Result<(), blb_pcap::PcapError> {
         let Some(cur) = self.current.as_mut() else {
             return Ok(());
         };
+        cur.pending = 0;
+        let res = cur.pcap.flush();
+        if res.is_err() {
+            self.lost.0 += cur.unwritten.0;
+            self.lost.1 += cur.unwritten.1;
+        }
+        cur.unwritten = (0, 0);
+        res
+    }
+
+    fn rotate(&mut self) -> Result<(), SendError> {
+        let Some(cur) = self.current.as_ref() else {
+            return Ok(());
+        };
         let first_ts = cur.first_ts;
-        if let Err(e) = cur.pcap.flush() {
+        if let Err(e) = self.flush_current() {
             return Err(SendError::Path(self.pcap_error(e)));
         }
         self.rename_current(first_ts)?;
@@ -347,6 +369,7 @@ impl PcapFileSink {
             first_ts: ts,
             bytes: FILE_HEADER,
             pending: FILE_HEADER as usize,
+            unwritten: (0, 0),
         }))
     }
 }
@@ -407,10 +430,20 @@ impl FrameSink for PcapFileSink {
         let res = cur.pcap.write_packet(frame.ts, wire_len, frame.data);
         cur.bytes += record;
         cur.pending += record as usize;
+        if res.is_ok() {
+            cur.unwritten.0 += 1;
+            cur.unwritten.1 += len as u64;
+        }
+        let full = cur.pending >= BUFFER;
         let res = match res {
-            Ok(()) if cur.pending >= BUFFER => {
-                cur.pending = 0;
-                cur.pcap.flush()
+            Ok(()) if full => {
+                let r = self.flush_current();
+                if r.is_err() {
+                    // This frame is reported by the error itself, not as lost.
+                    self.lost.0 = self.lost.0.saturating_sub(1);
+                    self.lost.1 = self.lost.1.saturating_sub(len as u64);
+                }
+                r
             }
             other => other,
         };
@@ -421,12 +454,11 @@ impl FrameSink for PcapFileSink {
     }
 
     fn flush(&mut self) -> Result<(), LiveError> {
-        let Some(cur) = self.current.as_mut() else {
-            return Ok(());
-        };
-        cur.pending = 0;
-        let res = cur.pcap.flush();
-        res.map_err(|e| self.pcap_error(e))
+        self.flush_current().map_err(|e| self.pcap_error(e))
+    }
+
+    fn take_lost(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.lost)
     }
 }
 

@@ -355,10 +355,10 @@ fn run(
             Err(TryRecvError::Empty) => {
                 // The input is empty for now: push out what the sink buffers.
                 if dirty && let Err(e) = sink.flush() {
-                    c.path_errors.fetch_add(1, Ordering::Relaxed);
                     c.consecutive_path_errors.fetch_add(1, Ordering::Relaxed);
                     note(&e);
                 }
+                count_lost(sink.as_mut(), c);
                 match rx.recv() {
                     Ok(b) => b,
                     Err(_) => break,
@@ -386,9 +386,23 @@ fn run(
                 }
             }
         }
+        count_lost(sink.as_mut(), c);
         dirty = true;
         batch.clear();
         let _ = back.try_send(batch);
     }
-    sink.flush().inspect_err(|e| note(e))
+    let res = sink.flush().inspect_err(|e| note(e));
+    count_lost(sink.as_mut(), c);
+    res
+}
+
+/// Frames the sink reported as sent but lost later (a failed write of its buffer) move from
+/// the sent counters to the path errors.
+fn count_lost(sink: &mut dyn FrameSink, c: &SensorCounters) {
+    let (frames, bytes) = sink.take_lost();
+    if frames > 0 {
+        c.sent_packets.fetch_sub(frames, Ordering::Relaxed);
+        c.sent_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        c.path_errors.fetch_add(frames, Ordering::Relaxed);
+    }
 }

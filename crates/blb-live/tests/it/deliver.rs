@@ -587,3 +587,38 @@ fn queue_drop_without_close_does_not_hang() {
     assert_eq!(s.queued + s.queue_full, 5);
     assert_eq!(counters.queued.load(Ordering::Relaxed), s.queued);
 }
+
+/// Frames a pcap sink buffered and then lost to a failed write (a full disk) are not left
+/// counted as sent: they move to the path errors, so sent + errors = pushed.
+#[test]
+fn frames_lost_to_a_full_disk_are_counted_not_sent() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.pcap");
+    std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+    let sink = PcapFileSink::open(&PcapFileConfig::new(&path)).unwrap();
+    let counters = Arc::new(SensorCounters::default());
+    let mut q = SensorQueue::spawn(
+        "sensor-full".into(),
+        Box::new(sink),
+        QueueConfig::default(),
+        Arc::clone(&counters),
+    )
+    .unwrap();
+    let f = frame_bytes(1, 1000);
+    let pushed = 3000u64;
+    let mut refused = 0u64;
+    for i in 0..pushed {
+        q.push(1, fr(T0 + i, &f), i, &mut |_, _| refused += 1);
+    }
+    q.flush(&mut |_, _| refused += 1);
+    assert!(q.close().is_err(), "the final flush fails on a full disk");
+    let c = counters.snapshot();
+    assert_eq!(refused, c.queue_full);
+    assert_eq!(c.sent_packets, 0, "{c:?}");
+    assert_eq!(c.sent_bytes, 0, "{c:?}");
+    assert_eq!(c.path_errors + c.queue_full, pushed, "{c:?}");
+}

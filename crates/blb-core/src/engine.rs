@@ -316,7 +316,9 @@ impl Engine {
                 }
                 None => {
                     let sensors = self.handle_flow(p, true, None);
-                    if frag.more {
+                    // A datagram placed nowhere (every sensor out) is not remembered, so its
+                    // later fragments are placed afresh once a sensor is back.
+                    if frag.more && !sensors.is_empty() {
                         self.frags.insert(dkey, sensors, self.now);
                     }
                     sensors
@@ -330,7 +332,9 @@ impl Engine {
             self.frags.stats.out_of_order += 1;
         }
         let sensors = self.handle_flow(p, false, None);
-        self.frags.insert(dkey, sensors, self.now);
+        if !sensors.is_empty() {
+            self.frags.insert(dkey, sensors, self.now);
+        }
         sensors
     }
 

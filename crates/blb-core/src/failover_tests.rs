@@ -217,3 +217,29 @@ fn a_flow_placed_again_ends_its_old_placement() {
     let dbg = format!("{:?}", e.balancer());
     assert!(dbg.contains("live: {}"), "placements never ended: {dbg}");
 }
+
+#[test]
+fn a_datagram_seen_while_every_sensor_is_out_is_placed_once_one_is_back() {
+    use crate::packet::FragmentInfo;
+    let b = HashBalancer::new(2, HashMode::FiveTuple, HashKey([4; 16]));
+    let mut e = engine(2, Box::new(b));
+    e.set_in_service(0, false, S);
+    e.set_in_service(1, false, S);
+    let mut first = udp(1, S);
+    first.fragment = Some(FragmentInfo {
+        id: 77,
+        offset: 0,
+        more: true,
+    });
+    let mut later = first;
+    later.has_ports = false;
+    later.fragment = Some(FragmentInfo {
+        id: 77,
+        offset: 185,
+        more: false,
+    });
+    assert!(e.handle(&first).is_empty());
+    e.set_in_service(1, true, 2 * S);
+    // The later fragment is placed (by its pseudo-flow), not dropped for 30 s.
+    assert_eq!(e.handle(&later), SensorSet::one(1));
+}

@@ -249,19 +249,12 @@ fn control_changes_need_the_token() {
         lab.veth(&format!("s{i}"), &format!("s{i}p"));
         config += &format!("[[sensor]]\ninterface = \"s{i}\"\n");
     }
-    let cfg = write_config(&lab, &config);
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
+    let (metrics, control) = (METRICS.to_string(), CONTROL.to_string());
+    let (mut blb, _) = lab.balance(
         "hash",
-        "--config",
-        utf8(&cfg),
-        "--metrics",
-        &METRICS.to_string(),
-        "--control",
-        &CONTROL.to_string(),
-    ]);
+        &config,
+        &["--metrics", &metrics, "--control", &control],
+    );
     let base = format!("http://127.0.0.1:{CONTROL}");
     let drain = format!("{base}/sensors/sensor-1/drain");
 

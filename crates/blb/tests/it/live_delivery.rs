@@ -122,20 +122,9 @@ fn vxlan_delivery_decodes_to_the_original_frames() {
     for (addr, vni) in vteps {
         config += &format!("[[sensor]]\nvxlan = \"{addr}:4789\"\nvni = {vni}\n");
     }
-    let cfg = write_config(&lab, &config);
     let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
     let mut wire = lab.sniff("lo", &lab.path("lo.pcap"), &["udp", "port", "4789"]);
-    let summary_path = lab.path("summary.json");
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
-        "hash",
-        "--config",
-        utf8(&cfg),
-        "--summary",
-        utf8(&summary_path),
-    ]);
+    let (mut blb, summary_path) = lab.balance("hash", &config, &[]);
     let inputs = [
         pcaps().join("scan/nmap_80_all.pcap"),
         pcaps().join("vlan/icmp_dot1q.pcap"),
@@ -320,8 +309,8 @@ fn sigint_during_traffic_accounts_for_every_captured_frame() {
     std::fs::create_dir_all(&out_dir).expect("out dir");
     let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
     let summary_path = lab.path("summary.json");
-    // A longer block timeout (default 10 ms) makes the lost frames many and the failure
-    // certain; the loss happens with the default too, when the signal comes mid-block.
+    // A longer block timeout (default 10 ms) leaves many frames in the block the kernel is
+    // still filling when the signal comes: every one of them must be accounted for.
     let cfg = write_config(&lab, "[live]\nring_block_timeout_ms = 100\n");
     let mut blb = lab.blb(&[
         "-i",

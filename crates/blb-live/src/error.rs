@@ -3,26 +3,26 @@
 /// An error of the live layer.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    /// A system call failed.
-    #[error("{what}: {source}")]
+    /// A system call failed. The message ends with the operating system's error, so it is
+    /// not also given as the error's source (a chain would print it twice).
+    #[error("{what}: {os}")]
     Io {
         /// What was being done, naming the interface, file or address.
         what: String,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        os: std::io::Error,
     },
     /// A setting or argument was rejected.
     #[error("{0}")]
     Invalid(String),
-    /// A file could not be written.
-    #[error("{what}: {source}")]
+    /// A file could not be written. The message ends with the writer's error (not also
+    /// given as the source, for the same reason).
+    #[error("{what}: {error}")]
     Pcap {
         /// The file.
         what: String,
         /// The writer's error.
-        #[source]
-        source: blb_pcap::PcapError,
+        error: blb_pcap::PcapError,
     },
     /// An SNMP exchange failed.
     #[error("SNMP agent {agent}: {reason}")]
@@ -42,7 +42,7 @@ impl LiveError {
     pub fn last_os(what: impl Into<String>) -> Self {
         LiveError::Io {
             what: what.into(),
-            source: std::io::Error::last_os_error(),
+            os: std::io::Error::last_os_error(),
         }
     }
 }

@@ -147,7 +147,7 @@ impl Server {
         };
         let io = |source| LiveError::Io {
             what: what.clone(),
-            source,
+            os: source,
         };
         let listener = TcpListener::bind(addr).map_err(io)?;
         listener.set_nonblocking(true).map_err(io)?;

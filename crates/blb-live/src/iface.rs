@@ -230,7 +230,7 @@ pub(crate) fn setsockopt<T>(
 pub(crate) fn io_err(ctx: &str, doing: &str, source: std::io::Error) -> LiveError {
     LiveError::Io {
         what: format!("{ctx}: {doing}"),
-        source,
+        os: source,
     }
 }
 

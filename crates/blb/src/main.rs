@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     match blb::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("blb: {}", blb::error::describe(&e));
+            eprintln!("blb: {e:#}");
             ExitCode::from(blb::error::exit_status(&e))
         }
     }

@@ -239,7 +239,7 @@ impl AfPacketSource {
         };
         Err(LiveError::Io {
             what: format!("capture on {}", self.name),
-            source,
+            os: source,
         })
     }
 

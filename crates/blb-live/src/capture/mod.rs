@@ -55,7 +55,7 @@ pub fn wait_readable(fds: &[std::os::fd::RawFd], timeout_ms: i32) -> Result<bool
         }
         return Err(LiveError::Io {
             what: "waiting for packets".into(),
-            source: e,
+            os: e,
         });
     }
     Ok(rc > 0)

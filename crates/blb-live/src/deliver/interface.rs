@@ -76,7 +76,7 @@ impl InterfaceSink {
     fn path_error(&self, source: std::io::Error) -> SendError {
         SendError::Path(LiveError::Io {
             what: format!("sending on interface {}", self.name),
-            source,
+            os: source,
         })
     }
 }

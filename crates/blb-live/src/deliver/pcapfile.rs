@@ -166,7 +166,7 @@ impl PcapFileSink {
         };
         let meta = std::fs::metadata(&dir).map_err(|source| LiveError::Io {
             what: format!("pcap directory {}", dir.display()),
-            source,
+            os: source,
         })?;
         if !meta.is_dir() {
             return Err(LiveError::Invalid(format!(
@@ -233,7 +233,7 @@ impl PcapFileSink {
     fn scan_rotated(&mut self) -> Result<(), LiveError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|source| LiveError::Io {
             what: format!("listing pcap directory {}", self.dir.display()),
-            source,
+            os: source,
         })?;
         let mut found = Vec::new();
         for entry in entries.flatten() {
@@ -270,14 +270,14 @@ impl PcapFileSink {
     fn io_error(&self, what: &str, path: &Path, source: io::Error) -> SendError {
         SendError::Path(LiveError::Io {
             what: format!("{what} {}", path.display()),
-            source,
+            os: source,
         })
     }
 
     fn pcap_error(&self, source: PcapError) -> LiveError {
         LiveError::Pcap {
             what: format!("writing {}", self.cfg.path.display()),
-            source,
+            error: source,
         }
     }
 
@@ -297,7 +297,7 @@ impl PcapFileSink {
         std::fs::rename(&self.cfg.path, &to).map_err(|e| {
             SendError::Path(LiveError::Io {
                 what: format!("renaming {} to {}", self.cfg.path.display(), to.display()),
-                source: e,
+                os: e,
             })
         })?;
         self.next_seq += 1;

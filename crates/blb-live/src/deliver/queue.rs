@@ -185,7 +185,7 @@ impl SensorQueue {
             .spawn(move || run(sink, rx, back_tx, &c))
             .map_err(|source| LiveError::Io {
                 what: format!("starting the delivery thread of sensor {name}"),
-                source,
+                os: source,
             })?;
         Ok(Self {
             name,

@@ -131,7 +131,7 @@ impl VxlanSink {
                 "binding the VXLAN socket for {} vni {} to {bind}",
                 cfg.destination, cfg.vni
             ),
-            source,
+            os: source,
         })?;
         let mut buf = Vec::with_capacity(MAX_PAYLOAD);
         buf.extend_from_slice(&header(cfg.vni));
@@ -147,7 +147,7 @@ impl VxlanSink {
     pub fn local_addr(&self) -> Result<SocketAddr, LiveError> {
         self.socket.local_addr().map_err(|source| LiveError::Io {
             what: format!("the local address of {}", self.describe()),
-            source,
+            os: source,
         })
     }
 
@@ -157,7 +157,7 @@ impl VxlanSink {
                 "{what} to VXLAN sensor {} vni {}",
                 self.destination, self.vni
             ),
-            source,
+            os: source,
         }
     }
 }

@@ -105,13 +105,13 @@ impl SnmpClient {
         };
         let socket = UdpSocket::bind(local).map_err(|e| LiveError::Io {
             what: format!("SNMP agent {agent}: binding a UDP socket"),
-            source: e,
+            os: e,
         })?;
         // Connecting makes the kernel drop datagrams from elsewhere and report ICMP port
         // unreachable as ECONNREFUSED; the source is still checked on every datagram.
         socket.connect(cfg.agent).map_err(|e| LiveError::Io {
             what: format!("SNMP agent {agent}: connecting the UDP socket"),
-            source: e,
+            os: e,
         })?;
         // Start request ids somewhere unpredictable so that stale answers meant for an
         // earlier client on the same port are unlikely to match.
@@ -265,7 +265,7 @@ impl SnmpClient {
                 if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
                     return Err(LiveError::Io {
                         what: format!("SNMP agent {agent}: setting the socket timeout"),
-                        source: e,
+                        os: e,
                     });
                 }
                 match self.socket.recv_from(&mut self.buf) {

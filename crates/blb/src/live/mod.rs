@@ -146,7 +146,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
                 Err(e) => {
                     // A capture interface that goes down (a cable pulled, a flapping tap)
                     // must not stop the balancer: say so once, and keep trying.
-                    let msg = crate::error::describe(&e);
+                    let msg = format!("{e:#}");
                     if capture_errors[k].as_deref() != Some(msg.as_str()) {
                         tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
                         capture_errors[k] = Some(msg);
@@ -264,7 +264,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     });
     summary.elapsed_secs = started.elapsed().as_secs_f64();
     let input_error = capture_error.or(close_error);
-    summary.input_error = input_error.as_ref().map(crate::error::describe);
+    summary.input_error = input_error.as_ref().map(|e| format!("{e:#}"));
     Ok(Outcome {
         summary,
         input_error,

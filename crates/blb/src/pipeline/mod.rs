@@ -129,7 +129,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             .to_string(),
         );
     }
-    summary.input_error = input_error.as_ref().map(crate::error::describe);
+    summary.input_error = input_error.as_ref().map(|e| format!("{e:#}"));
     summary.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(Outcome {
         summary,

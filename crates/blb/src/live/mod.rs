@@ -119,13 +119,13 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         last_snapshot: started,
         changed: false,
         routed: vec![(0, 0); names.len()],
+        capture_errors: vec![None; sources.len()],
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
     let mut next_tick = started;
     let mut next_snapshot = started;
     let mut capture_error = None;
-    let mut capture_errors: Vec<Option<String>> = vec![None; sources.len()];
     let stopped_by = loop {
         if stop.load(Ordering::Relaxed) {
             break "signal";
@@ -133,28 +133,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break "duration";
         }
-        let mut got = 0;
-        let mut failing = false;
-        for (k, src) in sources.iter_mut().enumerate() {
-            match looped.drain(src.as_mut(), link_types[k]) {
-                Ok(n) => {
-                    got += n;
-                    if n > 0 && capture_errors[k].take().is_some() {
-                        tracing::info!(interface = src.name(), "capture works again");
-                    }
-                }
-                Err(e) => {
-                    // A capture interface that goes down (a cable pulled, a flapping tap)
-                    // must not stop the balancer: say so once, and keep trying.
-                    let msg = format!("{e:#}");
-                    if capture_errors[k].as_deref() != Some(msg.as_str()) {
-                        tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
-                        capture_errors[k] = Some(msg);
-                    }
-                    failing = true;
-                }
-            }
-        }
+        let (got, failing) = looped.drain_all(&mut sources);
         if failing && got == 0 {
             std::thread::sleep(TICK);
         }
@@ -195,10 +174,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let until = Instant::now() + settle;
     let hard_stop = until + Duration::from_secs(1);
     loop {
-        let mut got = 0;
-        for (k, src) in sources.iter_mut().enumerate() {
-            got += looped.drain(src.as_mut(), link_types[k]).unwrap_or(0);
-        }
+        let (got, _) = looped.drain_all(&mut sources);
         let now = Instant::now();
         if (now >= until && got == 0) || now >= hard_stop {
             break;
@@ -288,11 +264,40 @@ struct Loop<'a> {
     changed: bool,
     /// Packets and bytes routed to each sensor (only ever grow, for the metrics' counters).
     routed: Vec<(u64, u64)>,
+    /// Per capture source, the error it last failed with (said once, until it works again).
+    capture_errors: Vec<Option<String>>,
 }
 
 impl Loop<'_> {
+    /// Drain every source once; returns the frames taken and whether any source failed. A
+    /// capture interface that goes down (a cable pulled, a flapping tap) must not stop the
+    /// balancer: its failure is said once, and the source is tried again.
+    fn drain_all(&mut self, sources: &mut [Box<dyn PacketSource>]) -> (usize, bool) {
+        let (mut got, mut failing) = (0, false);
+        for (k, src) in sources.iter_mut().enumerate() {
+            match self.drain(src.as_mut()) {
+                Ok(n) => {
+                    got += n;
+                    if n > 0 && self.capture_errors[k].take().is_some() {
+                        tracing::info!(interface = src.name(), "capture works again");
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    if self.capture_errors[k].as_deref() != Some(msg.as_str()) {
+                        tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
+                        self.capture_errors[k] = Some(msg);
+                    }
+                    failing = true;
+                }
+            }
+        }
+        (got, failing)
+    }
+
     /// Drain one source: decide and queue every frame it has ready.
-    fn drain(&mut self, src: &mut dyn PacketSource, link_type: u32) -> anyhow::Result<usize> {
+    fn drain(&mut self, src: &mut dyn PacketSource) -> anyhow::Result<usize> {
+        let link_type = src.link_type();
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
         let routed = &mut self.routed;
         let n = src.drain(BURST, &mut |frame| {

@@ -310,16 +310,25 @@ fn pcap_missing_directory_and_link_type() {
     assert!(r.next_packet().unwrap().is_none());
 }
 
-#[test]
-fn pcap_disk_full_is_a_path_error_naming_the_file() {
+/// A pcap sink whose file is `/dev/full` (every write fails with ENOSPC), in a temporary
+/// directory kept alive by the first element; `None` (skipped) without `/dev/full`.
+fn full_disk_sink() -> Option<(tempfile::TempDir, PathBuf, PcapFileSink)> {
     if !Path::new("/dev/full").exists() {
         eprintln!("no /dev/full: skipped");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("full.pcap");
     std::os::unix::fs::symlink("/dev/full", &path).unwrap();
-    let mut sink = PcapFileSink::open(&PcapFileConfig::new(&path)).unwrap();
+    let sink = PcapFileSink::open(&PcapFileConfig::new(&path)).unwrap();
+    Some((dir, path, sink))
+}
+
+#[test]
+fn pcap_disk_full_is_a_path_error_naming_the_file() {
+    let Some((_dir, path, mut sink)) = full_disk_sink() else {
+        return;
+    };
     let f = frame_bytes(1, 1500);
     let frame = fr(T0, &f);
     sink.send(1, frame).unwrap();
@@ -592,14 +601,9 @@ fn queue_drop_without_close_does_not_hang() {
 /// counted as sent: they move to the path errors, so sent + errors = pushed.
 #[test]
 fn frames_lost_to_a_full_disk_are_counted_not_sent() {
-    if !Path::new("/dev/full").exists() {
-        eprintln!("no /dev/full: skipped");
+    let Some((_dir, _path, sink)) = full_disk_sink() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("full.pcap");
-    std::os::unix::fs::symlink("/dev/full", &path).unwrap();
-    let sink = PcapFileSink::open(&PcapFileConfig::new(&path)).unwrap();
+    };
     let counters = Arc::new(SensorCounters::default());
     let mut q = SensorQueue::spawn(
         "sensor-full".into(),

@@ -228,19 +228,12 @@ fn sigint_stops_cleanly_and_flushes_pcap_outputs() {
     let out_dir = lab.path("out");
     std::fs::create_dir_all(&out_dir).expect("out dir");
     let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let summary_path = lab.path("summary.json");
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
+    let sensors = n.to_string();
+    let (mut blb, summary_path) = lab.balance(
         "hash",
-        "--sensors",
-        &n.to_string(),
-        "--write-dir",
-        utf8(&out_dir),
-        "--summary",
-        utf8(&summary_path),
-    ]);
+        "",
+        &["--sensors", &sensors, "--write-dir", utf8(&out_dir)],
+    );
     let inputs = [
         pcaps().join("scan/nmap_80_all.pcap"),
         pcaps().join("scan/synscan.pcap"),
@@ -308,24 +301,14 @@ fn sigint_during_traffic_accounts_for_every_captured_frame() {
     let out_dir = lab.path("out");
     std::fs::create_dir_all(&out_dir).expect("out dir");
     let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let summary_path = lab.path("summary.json");
     // A longer block timeout (default 10 ms) leaves many frames in the block the kernel is
     // still filling when the signal comes: every one of them must be accounted for.
-    let cfg = write_config(&lab, "[live]\nring_block_timeout_ms = 100\n");
-    let mut blb = lab.blb(&[
-        "-i",
-        "in0",
-        "-a",
+    let sensors = n.to_string();
+    let (mut blb, summary_path) = lab.balance(
         "hash",
-        "--sensors",
-        &n.to_string(),
-        "--config",
-        utf8(&cfg),
-        "--write-dir",
-        utf8(&out_dir),
-        "--summary",
-        utf8(&summary_path),
-    ]);
+        "[live]\nring_block_timeout_ms = 100\n",
+        &["--sensors", &sensors, "--write-dir", utf8(&out_dir)],
+    );
     let input = pcaps().join("scan/synscan.pcap");
     // 2011 frames at 5000 per second: about 0.4 s of traffic, interrupted after 0.2 s.
     let replay = lab

@@ -122,6 +122,7 @@ pub struct Engine {
     pub(crate) stats: EngineStats,
     pub(crate) now: Nanos,
     loads_buf: Vec<f64>,
+    noise_buf: Vec<f64>,
     pub(crate) in_service: SensorSet,
     pub(crate) reports: ReportedLoads,
     pub(crate) failover: crate::failover::FailoverStats,
@@ -148,6 +149,7 @@ impl Engine {
             seconds: SecondStats::new(cfg.capacities.clone()),
             stats: EngineStats::new(cfg.sensors),
             loads_buf: Vec::with_capacity(cfg.sensors),
+            noise_buf: Vec::with_capacity(cfg.sensors),
             now: 0,
             in_service: SensorSet::all(cfg.sensors),
             reports: ReportedLoads::new(cfg.sensors, cfg.report_stale_after),
@@ -270,13 +272,16 @@ impl Engine {
             let mut buf = std::mem::take(&mut self.loads_buf);
             self.current_loads(&mut buf);
             self.loads_buf = buf;
+            self.load.noise(self.now, &mut self.noise_buf);
         } else {
             self.loads_buf.clear();
+            self.noise_buf.clear();
         }
         let ctx = FlowContext {
             packet: p,
             key,
             loads: &self.loads_buf,
+            noise: &self.noise_buf,
             now: self.now,
             live_flows: self.flows.len(),
             in_service: self.in_service,

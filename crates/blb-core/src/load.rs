@@ -1,6 +1,13 @@
 //! Load estimation: each sensor's load as a percentage of its capacity, smoothed, plus the
 //! per-second load statistics (variance across sensors, maximum) that the summary reports.
 //!
+//! Beside each rate the estimator keeps each sensor's per-second noise: how much the load
+//! measured over one calendar second moves from one second to the next, as the Allan variance
+//! `σ² = ½·E[(x_s − x_{s−1})²]` of the per-second loads `x_s` (%²), estimated robustly from the
+//! last 16 seconds. It is measured rather than modelled, so it is small for a flood of evenly
+//! spaced packets and large for bursty traffic, and one step (an attack starting) does not
+//! inflate it. Robust BLB plans with it (`crate::blb::solve_p`).
+//!
 //! The smoothed estimate is an exponentially weighted rate: every byte sent to sensor i adds
 //! `1/τ` to its rate, and rates decay by `e^{−Δt/τ}`. With τ = 1 s this reads as "bytes per
 //! second over about the last second". Time comes only from packet timestamps, so offline runs
@@ -13,6 +20,79 @@ use crate::sensor::SensorSet;
 /// Smallest step of packet time at which pending bytes are folded into the rates.
 const DECAY_STEP: Nanos = 1_000_000;
 
+/// Seconds of first differences the noise estimate reads.
+const NOISE_WINDOW: usize = 16;
+
+/// Per-sensor noise of the per-second loads, from the median of the last [`NOISE_WINDOW`]
+/// first differences: `σ² = ½·(1.4826·median|x_s − x_{s−1}|)²`, the Allan variance for Gaussian
+/// noise, which one step (an attack starting, a flow moving) does not inflate. The window
+/// starts full of zeros: until half of it shows movement, the noise reads as 0 (nothing is
+/// known of it yet, and the start of a capture is a step).
+#[derive(Clone, Debug)]
+struct SecondNoise {
+    second: Option<u64>,
+    bytes: Vec<u64>,
+    previous: Vec<f64>,
+    /// Per sensor, a ring of the last |first differences|.
+    diffs: Vec<[f64; NOISE_WINDOW]>,
+    next: usize,
+    noise: Vec<f64>,
+}
+
+impl SecondNoise {
+    fn new(n: usize) -> Self {
+        SecondNoise {
+            second: None,
+            bytes: vec![0; n],
+            previous: vec![0.0; n],
+            diffs: vec![[0.0; NOISE_WINDOW]; n],
+            next: 0,
+            noise: vec![0.0; n],
+        }
+    }
+
+    /// Move to the calendar second of `now`, closing the seconds that passed.
+    fn advance(&mut self, now: Nanos, capacity: &[f64]) {
+        let sec = now / NANOS_PER_SEC;
+        let Some(current) = self.second else {
+            self.second = Some(sec);
+            return;
+        };
+        if sec <= current {
+            return;
+        }
+        // Seconds without a packet count as loads of 0 (at most a window of them matters).
+        let closes = (sec - current).min(NOISE_WINDOW as u64 + 1);
+        for _ in 0..closes {
+            self.close(capacity);
+        }
+        self.second = Some(sec);
+    }
+
+    fn close(&mut self, capacity: &[f64]) {
+        let slot = self.next;
+        for (((ring, p), b), c) in self
+            .diffs
+            .iter_mut()
+            .zip(self.previous.iter_mut())
+            .zip(self.bytes.iter_mut())
+            .zip(capacity)
+        {
+            let x = 100.0 * *b as f64 / c;
+            ring[slot] = (x - *p).abs();
+            *p = x;
+            *b = 0;
+        }
+        self.next = (slot + 1) % NOISE_WINDOW;
+        for (ring, out) in self.diffs.iter().zip(self.noise.iter_mut()) {
+            let mut w = *ring;
+            let (_, median, _) = w.select_nth_unstable_by(NOISE_WINDOW / 2, f64::total_cmp);
+            let sigma = 1.4826 * *median;
+            *out = 0.5 * sigma * sigma;
+        }
+    }
+}
+
 /// Smoothed per-sensor load estimator.
 #[derive(Clone, Debug)]
 pub struct LoadEstimator {
@@ -20,6 +100,7 @@ pub struct LoadEstimator {
     tau_secs: f64,
     rate: Vec<f64>,
     pending: Vec<u64>,
+    noise: SecondNoise,
     last: Option<Nanos>,
     start: Option<Nanos>,
 }
@@ -34,6 +115,7 @@ impl LoadEstimator {
             tau_secs: (tau.max(1) as f64) / NANOS_PER_SEC as f64,
             rate: vec![0.0; n],
             pending: vec![0; n],
+            noise: SecondNoise::new(n),
             last: None,
             start: None,
         }
@@ -55,9 +137,12 @@ impl LoadEstimator {
         if self.last.is_none_or(|l| now >= l + DECAY_STEP) {
             self.fold(now);
         }
+        self.noise.advance(now, &self.capacity);
         for s in to {
-            if let Some(p) = self.pending.get_mut(usize::from(s)) {
+            let s = usize::from(s);
+            if let (Some(p), Some(b)) = (self.pending.get_mut(s), self.noise.bytes.get_mut(s)) {
                 *p += bytes;
+                *b += bytes;
             }
         }
     }
@@ -65,12 +150,7 @@ impl LoadEstimator {
     /// Write each sensor's load (percent of capacity) at `now` into `out`.
     pub fn loads(&mut self, now: Nanos, out: &mut Vec<f64>) {
         self.fold(now);
-        let seen = match (self.start, self.last) {
-            (Some(s), Some(l)) if l > s => (l - s) as f64 / NANOS_PER_SEC as f64,
-            _ => 0.0,
-        };
-        // Bias correction for the short history; bounded so one early packet is not magnified.
-        let correction = 1.0 / (1.0 - (-seen / self.tau_secs).exp()).max(0.1);
+        let correction = self.correction();
         out.clear();
         out.extend(
             self.rate
@@ -78,6 +158,23 @@ impl LoadEstimator {
                 .zip(&self.capacity)
                 .map(|(r, c)| 100.0 * r * correction / c),
         );
+    }
+
+    /// Write each sensor's per-second noise at `now` into `out`: the variance (%²) of its
+    /// load measured over one second (module documentation).
+    pub fn noise(&mut self, now: Nanos, out: &mut Vec<f64>) {
+        self.noise.advance(now, &self.capacity);
+        out.clear();
+        out.extend_from_slice(&self.noise.noise);
+    }
+
+    /// Bias correction for the short history; bounded so one early packet is not magnified.
+    fn correction(&self) -> f64 {
+        let seen = match (self.start, self.last) {
+            (Some(s), Some(l)) if l > s => (l - s) as f64 / NANOS_PER_SEC as f64,
+            _ => 0.0,
+        };
+        1.0 / (1.0 - (-seen / self.tau_secs).exp()).max(0.1)
     }
 
     fn fold(&mut self, now: Nanos) {
@@ -210,6 +307,29 @@ mod tests {
         e.loads(10 * S, &mut out);
         assert!((out[0] - 10.0).abs() < 0.2, "load {}", out[0]);
         assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn noise_is_the_allan_variance_of_the_per_second_loads() {
+        // Sensor 0 gets 1 MB every second (10 % of 10 MB/s): no noise. Sensor 1 alternates
+        // between 0.5 and 1.5 MB (5 % and 15 %): differences of 10, σ² = ½·(1.4826·10)².
+        let mut e = LoadEstimator::new(vec![10e6, 10e6], S);
+        let mut noise = Vec::new();
+        for sec in 0..200u64 {
+            let big = if sec % 2 == 0 { 1500 } else { 500 };
+            for ms in 0..1000u64 {
+                let t = sec * S + ms * 1_000_000;
+                e.add(SensorSet::one(0), 1000, t);
+                e.add(SensorSet::one(1), big, t);
+            }
+        }
+        e.noise(200 * S, &mut noise);
+        assert!(noise[0] < 1e-9, "{noise:?}");
+        let want = 0.5 * (1.4826f64 * 10.0).powi(2);
+        assert!((noise[1] - want).abs() < 1e-6, "{noise:?}");
+        // One step (sensor 0 drops to 0 and stays there) is one outlier among 16: no noise.
+        e.noise(203 * S, &mut noise);
+        assert!(noise[0] < 1e-9, "{noise:?}");
     }
 
     #[test]

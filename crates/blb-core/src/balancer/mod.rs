@@ -35,6 +35,9 @@ pub struct FlowContext<'a> {
     /// Each sensor's current load in percent of its capacity (empty when the balancer said
     /// it does not need loads).
     pub loads: &'a [f64],
+    /// Each sensor's per-second sampling noise: the variance (%²) of its load measured over
+    /// one second around `loads` (empty when loads are not needed; see [`crate::load`]).
+    pub noise: &'a [f64],
     /// The current time.
     pub now: Nanos,
     /// Flows in the flow table now.

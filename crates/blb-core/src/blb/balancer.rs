@@ -7,12 +7,12 @@
 //! New clusters, warm-up flows and `solve_p`'s choices only ever use sensors in service, and
 //! the variance bound is taken over the sensors in service.
 
-use super::cluster::{ClusterSet, ClusterStats, add_flow, new_cluster, refresh};
+use super::cluster::{ClusterSet, ClusterStats, Weights};
 use super::distance::{Distance, FlowPoint};
 use super::index::Indexed;
-use super::kmedoids::pam;
-use super::solve_p::{BruteForce, Scoring, Search, solve_p_among};
-use super::{BlbConfig, FlowLoad, SearchMode};
+use super::kmedoids::{Medoids, PamJob, pam};
+use super::solve_p::{BruteForce, Noise, Scoring, Search, solve_p_among};
+use super::{BlbConfig, FlowLoad, MAX_TRAIN_FLOWS, SearchMode, Start};
 use crate::balancer::{
     Assignment, Balancer, FlowContext, Relocation, ServiceContext, least_loaded,
     relocate_to_least_loaded,
@@ -22,6 +22,29 @@ use crate::sensor::{SensorId, SensorSet};
 
 /// Most SWAP iterations of the k-medoids start.
 const MAX_SWAPS: usize = 50;
+
+/// Work units (distances or cost terms) of the warm-up's k-medoids done per new flow: well
+/// under a millisecond, so no packet waits for the start (see `bench/blb_start.sh`).
+pub const START_SLICE: usize = 50_000;
+
+/// `want` points spread evenly over `points` (all of them when there are no more).
+pub fn sample_evenly<T: Copy>(points: &[T], want: usize) -> Vec<T> {
+    let step = (points.len() as f64 / want.max(1) as f64).max(1.0);
+    (0..want.min(points.len()))
+        .map(|i| points[(i as f64 * step) as usize])
+        .collect()
+}
+
+/// Where the start stands.
+#[derive(Debug)]
+enum Starting {
+    /// Started (or no start).
+    Done,
+    /// Collecting the input's first flows.
+    Collecting(Vec<FlowPoint>),
+    /// k-medoids over the collected flows, a slice per new flow.
+    Clustering(Vec<FlowPoint>, Box<PamJob>),
+}
 
 /// Counters of the BLB balancer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -74,13 +97,12 @@ pub struct BlbBalancer {
     n: usize,
     capacities: Vec<f64>,
     distance: Distance,
-    ln_lambda: f64,
+    weights: Weights,
     clusters: ClusterSet,
     index: Option<Indexed>,
     flows: Vec<FlowSlot>,
     free: Vec<u32>,
-    warmup: Vec<FlowPoint>,
-    started: bool,
+    starting: Starting,
     epoch: Option<Nanos>,
     counters: BlbCounters,
     chosen: Vec<u32>,
@@ -93,10 +115,16 @@ impl BlbBalancer {
         let n = capacities.len();
         cfg.validate(n)?;
         let distance = Distance::new(cfg.distance.clone())?;
-        let index = (cfg.search == SearchMode::Indexed).then(|| Indexed::new(&distance));
+        let index =
+            (cfg.search == SearchMode::Indexed).then(|| Indexed::new(&distance, cfg.join_distance));
+        let starting = if cfg.train_flows == 0 || cfg.start == Start::Online {
+            Starting::Done
+        } else {
+            Starting::Collecting(Vec::new())
+        };
         Ok(BlbBalancer {
-            ln_lambda: cfg.lambda.ln(),
-            started: cfg.train_flows == 0,
+            weights: cfg.weights(),
+            starting,
             n,
             capacities,
             distance,
@@ -104,7 +132,6 @@ impl BlbBalancer {
             clusters: ClusterSet::default(),
             flows: Vec::new(),
             free: Vec::new(),
-            warmup: Vec::new(),
             epoch: None,
             counters: BlbCounters::default(),
             chosen: Vec::new(),
@@ -119,28 +146,60 @@ impl BlbBalancer {
     }
 
     /// The k-medoids start (§V): PAM with the logical distance over past flows gives up to n
-    /// clusters of weight 1, medoid k on sensor k. Replaces the warm-up from the input's first
-    /// flows. Returns the number of clusters created.
+    /// clusters, medoid k on sensor k. Replaces the warm-up from the input's first flows.
+    /// Callers sample the flows down first ([`sample_evenly`] to `train_flows`); more than
+    /// [`MAX_TRAIN_FLOWS`] are sampled down here. Returns the number of clusters created.
     pub fn train(&mut self, points: &[FlowPoint]) -> usize {
-        self.warmup.clear();
-        let created = self.start_from(points.to_vec(), 0.0, SensorSet::all(self.n));
-        self.started = true;
-        created
+        self.starting = Starting::Done;
+        let sample = sample_evenly(points, MAX_TRAIN_FLOWS);
+        let d = &self.distance;
+        let m = pam(
+            sample.len(),
+            self.n,
+            |i, j| d.distance(&sample[i], &sample[j]),
+            MAX_SWAPS,
+        );
+        self.start_from(&sample, &m, 0.0, SensorSet::all(self.n))
     }
 
-    fn start_from(&mut self, points: Vec<FlowPoint>, t: f64, up: SensorSet) -> usize {
+    /// One slice of the warm-up start for a new flow `f` at `t`; true while it goes on (the
+    /// flow then goes to the least-loaded sensor). The slice starts with the flow that
+    /// completes the collection, so a start that fits in one slice ends with it.
+    fn warm_up(&mut self, f: FlowPoint, t: f64, up: SensorSet) -> bool {
+        let (points, mut job) = match std::mem::replace(&mut self.starting, Starting::Done) {
+            Starting::Done => return false,
+            Starting::Collecting(mut points) => {
+                points.push(f);
+                self.counters.warmup_flows += 1;
+                if points.len() < self.cfg.train_flows {
+                    self.starting = Starting::Collecting(points);
+                    return true;
+                }
+                let job = Box::new(PamJob::new(points.len(), self.n, MAX_SWAPS));
+                (points, job)
+            }
+            Starting::Clustering(points, job) => {
+                self.counters.warmup_flows += 1;
+                (points, job)
+            }
+        };
+        let d = &self.distance;
+        let dist = |i: usize, j: usize| d.distance(&points[i], &points[j]);
+        if job.step(&dist, START_SLICE).is_some() {
+            let m = job.take().unwrap_or_default();
+            self.start_from(&points, &m, t, up);
+        } else {
+            self.starting = Starting::Clustering(points, job);
+        }
+        true
+    }
+
+    fn start_from(&mut self, points: &[FlowPoint], m: &Medoids, t: f64, up: SensorSet) -> usize {
         let up: Vec<SensorId> = if up.is_empty() {
             (0..self.n as SensorId).collect()
         } else {
             up.iter().collect()
         };
-        let d = &self.distance;
-        let m = pam(
-            points.len(),
-            self.n,
-            |i, j| d.distance(&points[i], &points[j]),
-            MAX_SWAPS,
-        );
         let mut sizes = vec![0u64; m.medoids.len()];
         for &a in &m.assignment {
             if let Some(s) = sizes.get_mut(a) {
@@ -148,13 +207,9 @@ impl BlbBalancer {
             }
         }
         for (k, &medoid) in m.medoids.iter().enumerate() {
-            let c = new_cluster(
-                points[medoid],
-                up[k % up.len()],
-                t,
-                sizes[k].max(1),
-                self.ln_lambda,
-            );
+            let c = self
+                .weights
+                .new_cluster(points[medoid], up[k % up.len()], t, sizes[k].max(1));
             let id = self.clusters.insert(c);
             if let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id)) {
                 ix.insert(id, c);
@@ -232,7 +287,7 @@ impl BlbBalancer {
                 let light = self
                     .clusters
                     .get(id)
-                    .is_some_and(|c| c.weight(t, self.ln_lambda) < self.cfg.th_w);
+                    .is_some_and(|c| self.weights.of(c, t) < self.cfg.th_w);
                 if !light {
                     break;
                 }
@@ -302,20 +357,14 @@ impl Balancer for BlbBalancer {
                 tag: 0,
             };
         };
-        if !self.started {
-            self.warmup.push(f);
-            if self.warmup.len() >= self.cfg.train_flows {
-                let points = std::mem::take(&mut self.warmup);
-                self.start_from(points, t, up);
-                self.started = true;
-            }
-            self.counters.warmup_flows += 1;
+        if self.warm_up(f, t, up) {
             return Assignment::to(least);
         }
         self.predicted_loads(ctx.loads, ctx.live_flows);
         let scoring = Scoring {
             distance: &self.distance,
-            ln_lambda: self.ln_lambda,
+            weights: self.weights,
+            join_distance: self.cfg.join_distance,
             t,
         };
         let mut brute = BruteForce;
@@ -329,10 +378,14 @@ impl Balancer for BlbBalancer {
             &self.clusters,
             &scoring,
             &f,
-            self.cfg.constraint,
+            self.cfg.planning_constraint(),
             self.cfg.duplication,
             ctx.loads,
             &self.lf,
+            self.cfg.noise_sigmas.map(|sigmas| Noise {
+                variance: ctx.noise,
+                sigmas,
+            }),
             up,
             &mut chosen,
         );
@@ -344,7 +397,7 @@ impl Balancer for BlbBalancer {
             let sensor = least;
             let id = self
                 .clusters
-                .insert(new_cluster(f, sensor, t, 1, self.ln_lambda));
+                .insert(self.weights.new_cluster(f, sensor, t, 1));
             if let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id)) {
                 ix.insert(id, c);
             }
@@ -362,10 +415,9 @@ impl Balancer for BlbBalancer {
         let mut more = Vec::new();
         for i in 0..self.chosen.len() {
             let id = self.chosen[i];
-            let (distance, ln_lambda) = (&self.distance, self.ln_lambda);
+            let (distance, weights) = (&self.distance, self.weights);
             let Some(old) = self.clusters.update(id, |c| {
-                let d = distance.distance(&f, &c.centroid);
-                add_flow(c, d, t, ln_lambda);
+                weights.add_flow(c, distance.distance(&f, &c.centroid), t);
             }) else {
                 continue;
             };
@@ -410,8 +462,8 @@ impl Balancer for BlbBalancer {
             if !due {
                 continue;
             }
-            let ln_lambda = self.ln_lambda;
-            if let Some(old) = self.clusters.update(id, |c| refresh(c, t, ln_lambda))
+            let weights = self.weights;
+            if let Some(old) = self.clusters.update(id, |c| weights.refresh(c, t))
                 && let (Some(ix), Some(c)) = (self.index.as_mut(), self.clusters.get(id))
             {
                 ix.update(id, &old, c);
@@ -435,12 +487,12 @@ impl Balancer for BlbBalancer {
             Some(epoch) => ctx.now.saturating_sub(epoch) as f64 / NANOS_PER_SEC as f64,
             None => 0.0,
         };
-        let ln_lambda = self.ln_lambda;
+        let weights = self.weights;
         let mut leaving: Vec<(f64, u32)> = self
             .clusters
             .iter()
             .filter(|(_, c)| c.sensor == sensor)
-            .map(|(id, c)| (c.weight(t, ln_lambda), id))
+            .map(|(id, c)| (weights.of(c, t), id))
             .collect();
         // Heaviest first (ties by id, for determinism).
         leaving.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -496,3 +548,7 @@ impl Balancer for BlbBalancer {
 #[cfg(test)]
 #[path = "balancer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "equivalence_tests.rs"]
+mod equivalence_tests;

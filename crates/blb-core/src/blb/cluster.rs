@@ -1,11 +1,24 @@
 //! Clusters of flows (§V): centroid, decaying weight, last-update time t_j, flow count s_j and
-//! owning sensor; the paper's weight update; and the bounded set of live clusters.
+//! owning sensor; the two weight rules; and the bounded set of live clusters.
 //!
-//! A cluster's weight decays between events: `W_{j,t} = λ^{(t_j − t)}·W_{j,t_j}`. It is stored
-//! as one number, the decay-normalised key `k_j = ln W_{j,t_j} + t_j·ln λ` (NOTES.md), so that
-//! `W_{j,t} = e^{k_j − t·ln λ}`: the key orders clusters by current weight at every instant and
-//! decay costs nothing. Every computation of a weight, in every search, goes through
-//! [`Cluster::weight`], so that the reference scan and the indexed search see the same numbers.
+//! A cluster stores one decaying quantity `Q`, which decays between events as the paper's
+//! weight does: `Q_{j,t} = λ^{(t_j − t)}·Q_{j,t_j}`. It is kept as the decay-normalised key
+//! `k_j = ln Q_{j,t_j} + t_j·ln λ` (NOTES.md), so that `Q_{j,t} = e^{k_j − t·ln λ}`: the key
+//! orders clusters by current `Q` at every instant and decay costs nothing. The weight is a
+//! non-decreasing function of `Q` ([`WeightRule`]):
+//!
+//! * [`WeightRule::Paper`]: `Q` is the paper's weight itself. A flow at distance D adds
+//!   `(1 − W)·e^{−D}/(s_j + 1)`, so a large cluster gains almost nothing per flow, and a new
+//!   cluster starts at 1, above any cluster that has decayed a little.
+//! * [`WeightRule::Mass`] (robust BLB): `Q` is the cluster's decayed mass, the sum of `e^{−D}`
+//!   over the flows that joined it (Aggarwal et al.'s decayed counts), and `W = Q/(1 + Q)`. A
+//!   new cluster starts at ½, the weight keeps growing with the cluster and stays below 1, so a
+//!   large cluster outweighs a fresh one at the same distance.
+//!
+//! Because the weight is monotone in the key under both rules, both searches order clusters by
+//! key. Every weight, in every search, goes through [`Weights::of`], so that the reference scan
+//! and the indexed search see the same numbers; a weight below `f64::MIN_POSITIVE` (a subnormal)
+//! counts as 0 in both.
 
 use std::collections::BTreeSet;
 
@@ -27,10 +40,84 @@ pub struct Cluster {
     pub sensor: SensorId,
 }
 
-impl Cluster {
-    /// Weight at time `t` (seconds): `e^{k − t·ln λ}`.
-    pub fn weight(&self, t: f64, ln_lambda: f64) -> f64 {
-        (self.key - t * ln_lambda).exp()
+/// How a cluster's weight follows from its decaying quantity (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightRule {
+    /// The paper's weight update; the quantity is the weight.
+    Paper,
+    /// Decayed mass `M`; the weight is `M/(1 + M)`.
+    Mass,
+}
+
+impl WeightRule {
+    /// The weight for a decayed quantity `e^x` (x = key − t·ln λ); subnormal weights are 0.
+    pub fn weight(self, x: f64) -> f64 {
+        let w = match self {
+            WeightRule::Paper => x.exp(),
+            WeightRule::Mass => 1.0 / (1.0 + (-x).exp()),
+        };
+        if w < f64::MIN_POSITIVE { 0.0 } else { w }
+    }
+}
+
+/// The weight rule with its decay: everything that turns a cluster's key into a weight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Weights {
+    /// `ln λ`.
+    pub ln_lambda: f64,
+    /// The rule.
+    pub rule: WeightRule,
+}
+
+impl Weights {
+    /// The weight of cluster `c` at time `t` (seconds).
+    pub fn of(&self, c: &Cluster, t: f64) -> f64 {
+        self.rule.weight(c.key - t * self.ln_lambda)
+    }
+
+    /// Flow `f` at distance `d` joins `c` at time `t`: the rule's update, then `s_j += 1` and
+    /// `t_j = t`.
+    ///
+    /// * Paper: `W = λ^{(t_j−t)}W_{t_j} + (1 − λ^{(t_j−t)}W_{t_j})·e^{−D}/(s_j + 1)`.
+    /// * Mass: `M = λ^{(t_j−t)}M_{t_j} + e^{−D}`.
+    pub fn add_flow(&self, c: &mut Cluster, d: f64, t: f64) {
+        let x = c.key - t * self.ln_lambda;
+        let q = match self.rule {
+            WeightRule::Paper => {
+                let w = self.rule.weight(x);
+                w + (1.0 - w) * (-d).exp() / (c.flows as f64 + 1.0)
+            }
+            WeightRule::Mass => x.exp() + (-d).exp(),
+        };
+        c.flows += 1;
+        c.t_j = c.t_j.max(t);
+        c.key = q.ln() + c.t_j * self.ln_lambda;
+    }
+
+    /// A packet of one of the cluster's flows at time `t`: the cluster's idle time restarts
+    /// (`t_j = t`, the quantity at `t_j` kept), so an active cluster does not decay.
+    pub fn refresh(&self, c: &mut Cluster, t: f64) {
+        if t > c.t_j {
+            c.key += (t - c.t_j) * self.ln_lambda;
+            c.t_j = t;
+        }
+    }
+
+    /// A new cluster at time `t`, centroid `f`, standing for `flows` flows: weight 1 under the
+    /// paper's rule; mass `flows` (one per flow it stands for) under the mass rule.
+    pub fn new_cluster(&self, f: FlowPoint, sensor: SensorId, t: f64, flows: u64) -> Cluster {
+        let q = match self.rule {
+            WeightRule::Paper => 1.0,
+            WeightRule::Mass => flows.max(1) as f64,
+        };
+        Cluster {
+            centroid: f,
+            key: q.ln() + t * self.ln_lambda,
+            t_j: t,
+            flows,
+            sensor,
+        }
     }
 }
 
@@ -162,36 +249,6 @@ impl ClusterSet {
     }
 }
 
-/// The paper's weight update when flow `f` at distance `d` joins a cluster at time `t`:
-/// `W = λ^{(t_j−t)}W_{t_j} + (1 − λ^{(t_j−t)}W_{t_j})·e^{−D}/(s_j + 1)`, then `s_j += 1`, `t_j = t`.
-pub fn add_flow(c: &mut Cluster, d: f64, t: f64, ln_lambda: f64) {
-    let decayed = c.weight(t, ln_lambda);
-    let w = decayed + (1.0 - decayed) * (-d).exp() / (c.flows as f64 + 1.0);
-    c.flows += 1;
-    c.t_j = c.t_j.max(t);
-    c.key = w.ln() + c.t_j * ln_lambda;
-}
-
-/// A packet of one of the cluster's flows at time `t`: the cluster's idle time restarts
-/// (`t_j = t`, the weight at `t_j` kept), so an active cluster does not decay.
-pub fn refresh(c: &mut Cluster, t: f64, ln_lambda: f64) {
-    if t > c.t_j {
-        c.key += (t - c.t_j) * ln_lambda;
-        c.t_j = t;
-    }
-}
-
-/// A new cluster of weight 1 at time `t`, centroid `f`, holding `flows` flows.
-pub fn new_cluster(f: FlowPoint, sensor: SensorId, t: f64, flows: u64, ln_lambda: f64) -> Cluster {
-    Cluster {
-        centroid: f,
-        key: t * ln_lambda,
-        t_j: t,
-        flows,
-        sensor,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,58 +261,116 @@ mod tests {
             dst_subnet: Addr::NONE,
             dst_port: 80,
             family: 0,
-            group: 0,
+            groups: 0,
             protocol: 6,
+        }
+    }
+
+    fn paper(lambda: f64) -> Weights {
+        Weights {
+            ln_lambda: lambda.ln(),
+            rule: WeightRule::Paper,
+        }
+    }
+
+    fn mass(lambda: f64) -> Weights {
+        Weights {
+            rule: WeightRule::Mass,
+            ..paper(lambda)
         }
     }
 
     #[test]
     fn weight_decays_by_lambda_per_second() {
-        let ln_l = 1.1f64.ln();
-        let c = new_cluster(point(), 0, 10.0, 1, ln_l);
-        assert!((c.weight(10.0, ln_l) - 1.0).abs() < 1e-12);
+        let w = paper(1.1);
+        let c = w.new_cluster(point(), 0, 10.0, 1);
+        assert!((w.of(&c, 10.0) - 1.0).abs() < 1e-12);
         // W_{j,t} = λ^{(t_j − t)}: 1.1^{-5}.
-        assert!((c.weight(15.0, ln_l) - 1.1f64.powf(-5.0)).abs() < 1e-12);
+        assert!((w.of(&c, 15.0) - 1.1f64.powf(-5.0)).abs() < 1e-12);
     }
 
     #[test]
     fn weight_update_matches_the_paper() {
-        let ln_l = 2.0f64.ln();
-        let mut c = new_cluster(point(), 0, 0.0, 1, ln_l);
+        let w = paper(2.0);
+        let mut c = w.new_cluster(point(), 0, 0.0, 1);
         // After 1 s with λ = 2 the weight is 0.5; a flow at D = 0.3 adds (1 − 0.5)·e^{−0.3}/2.
-        add_flow(&mut c, 0.3, 1.0, ln_l);
+        w.add_flow(&mut c, 0.3, 1.0);
         let expected = 0.5 + 0.5 * (-0.3f64).exp() / 2.0;
-        assert!((c.weight(1.0, ln_l) - expected).abs() < 1e-12);
+        assert!((w.of(&c, 1.0) - expected).abs() < 1e-12);
         assert_eq!(c.flows, 2);
         assert_eq!(c.t_j, 1.0);
         // Then decay: one more second halves it.
-        assert!((c.weight(2.0, ln_l) - expected / 2.0).abs() < 1e-12);
+        assert!((w.of(&c, 2.0) - expected / 2.0).abs() < 1e-12);
         // Never above 1.
         for _ in 0..1000 {
-            add_flow(&mut c, 0.0, 2.0, ln_l);
+            w.add_flow(&mut c, 0.0, 2.0);
         }
-        assert!(c.weight(2.0, ln_l) <= 1.0 + 1e-12);
+        assert!(w.of(&c, 2.0) <= 1.0 + 1e-12);
+    }
+
+    #[test]
+    fn mass_weight_grows_with_decayed_mass_and_stays_below_one() {
+        let w = mass(2.0);
+        let mut c = w.new_cluster(point(), 0, 0.0, 1);
+        // Mass 1: weight ½, below the weight of any cluster that has gained a flow since.
+        assert!((w.of(&c, 0.0) - 0.5).abs() < 1e-12);
+        // After 1 s with λ = 2 the mass is ½; a flow at D = 0.3 adds e^{−0.3}.
+        w.add_flow(&mut c, 0.3, 1.0);
+        let m = 0.5 + (-0.3f64).exp();
+        assert!((w.of(&c, 1.0) - m / (1.0 + m)).abs() < 1e-12);
+        // Decay halves the mass, not the weight.
+        assert!((w.of(&c, 2.0) - (m / 2.0) / (1.0 + m / 2.0)).abs() < 1e-12);
+        // Each close flow adds weight, however large the cluster; the weight stays below 1,
+        // and a cluster standing for 50 flows starts heavier than a fresh one.
+        let mut last = w.of(&c, 2.0);
+        for _ in 0..1000 {
+            w.add_flow(&mut c, 0.0, 2.0);
+            let now = w.of(&c, 2.0);
+            assert!(now > last && now < 1.0);
+            last = now;
+        }
+        let seeded = w.new_cluster(point(), 0, 2.0, 50);
+        assert!((w.of(&seeded, 2.0) - 50.0 / 51.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn subnormal_weights_count_as_zero() {
+        // λ = e, 745 s idle: e^{−745} is subnormal (about 5e-324).
+        for w in [paper(std::f64::consts::E), mass(std::f64::consts::E)] {
+            let c = w.new_cluster(point(), 0, 0.0, 1);
+            assert!(w.of(&c, 700.0) > 0.0);
+            assert_eq!(w.of(&c, 745.0), 0.0);
+            assert_eq!(w.rule.weight(f64::NEG_INFINITY), 0.0);
+        }
     }
 
     #[test]
     fn refresh_restarts_idle_time() {
-        let ln_l = 2.0f64.ln();
-        let mut c = new_cluster(point(), 0, 0.0, 1, ln_l);
-        add_flow(&mut c, 1.0, 1.0, ln_l); // W = 0.5 + 0.5·e^{-1}/2 at t = 1
-        let w = c.weight(1.0, ln_l);
-        refresh(&mut c, 3.0, ln_l);
-        assert!((c.weight(3.0, ln_l) - w).abs() < 1e-12);
-        assert!((c.weight(4.0, ln_l) - w / 2.0).abs() < 1e-12);
+        for w in [paper(2.0), mass(2.0)] {
+            let mut c = w.new_cluster(point(), 0, 0.0, 1);
+            w.add_flow(&mut c, 1.0, 1.0);
+            let before = w.of(&c, 1.0);
+            w.refresh(&mut c, 3.0);
+            assert!((w.of(&c, 3.0) - before).abs() < 1e-12);
+            assert!(w.of(&c, 4.0) < before);
+        }
+        // Under the paper's rule one idle second with λ = 2 halves the weight.
+        let w = paper(2.0);
+        let mut c = w.new_cluster(point(), 0, 0.0, 1);
+        w.add_flow(&mut c, 1.0, 1.0); // W = 0.5 + 0.5·e^{-1}/2 at t = 1
+        let before = w.of(&c, 1.0);
+        w.refresh(&mut c, 3.0);
+        assert!((w.of(&c, 4.0) - before / 2.0).abs() < 1e-12);
     }
 
     #[test]
     fn set_orders_by_weight_for_deletion() {
-        let ln_l = 1.5f64.ln();
+        let w = paper(1.5);
         let mut s = ClusterSet::default();
-        let a = s.insert(new_cluster(point(), 0, 0.0, 1, ln_l));
-        let b = s.insert(new_cluster(point(), 1, 5.0, 1, ln_l));
+        let a = s.insert(w.new_cluster(point(), 0, 0.0, 1));
+        let b = s.insert(w.new_cluster(point(), 1, 5.0, 1));
         assert_eq!(s.lightest(), Some(a));
-        s.update(a, |c| refresh(c, 6.0, ln_l));
+        s.update(a, |c| w.refresh(c, 6.0));
         assert_eq!(s.lightest(), Some(b));
         let g = s.generation(a);
         s.remove(a);

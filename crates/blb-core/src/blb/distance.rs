@@ -127,6 +127,24 @@ impl DistanceConfig {
                 return bad(name, format!("must be between 0 and 1, not {v}"));
             }
         }
+        if self.d_port_functional >= self.d_port_configured {
+            return bad(
+                "d_port_functional",
+                format!(
+                    "must be below d_port_configured ({}): functional correlation (ports of one service) is the closer, not {}",
+                    self.d_port_configured, self.d_port_functional
+                ),
+            );
+        }
+        if self.port_groups.len() > MAX_PORT_GROUPS {
+            return bad(
+                "port_groups",
+                format!(
+                    "must list at most {MAX_PORT_GROUPS} groups, not {}",
+                    self.port_groups.len()
+                ),
+            );
+        }
         if self.ipv4_prefix > 32 {
             return bad(
                 "ipv4_prefix",
@@ -191,38 +209,44 @@ pub struct FlowPoint {
     pub dst_port: u16,
     /// Service family of the destination port (0: none).
     pub family: u16,
-    /// Administrator group of the destination port (0: none).
-    pub group: u16,
+    /// Administrator groups of the destination port, one bit per group (bit g: the g-th
+    /// entry of `port_groups`; 0: none). A port may belong to several groups.
+    pub groups: u64,
     /// IP protocol.
     pub protocol: u8,
 }
 
-/// Port → number (family or group), small and cache-friendly: an 8 KB bitmap says which ports
-/// have one, a map gives it.
+/// Most administrator port groups (one bit each in [`FlowPoint::groups`]).
+pub const MAX_PORT_GROUPS: usize = 64;
+
+/// Port → value (a family number, or a set of groups as bits), small and cache-friendly: an
+/// 8 KB bitmap says which ports have one, a map gives it.
 #[derive(Clone, Debug, Default)]
 struct PortTable {
     present: Vec<u64>,
-    number: std::collections::HashMap<u16, u16>,
+    value: std::collections::HashMap<u16, u64>,
 }
 
 impl PortTable {
     fn new() -> Self {
         PortTable {
             present: vec![0; 1024],
-            number: std::collections::HashMap::new(),
+            value: std::collections::HashMap::new(),
         }
     }
 
-    fn set(&mut self, port: u16, n: u16) {
+    /// Give `port` the value `f(old value)` (0 when it had none).
+    fn update(&mut self, port: u16, f: impl FnOnce(u64) -> u64) {
         self.present[usize::from(port >> 6)] |= 1 << (port & 63);
-        self.number.insert(port, n);
+        let v = self.value.entry(port).or_insert(0);
+        *v = f(*v);
     }
 
-    fn get(&self, port: u16) -> u16 {
+    fn get(&self, port: u16) -> u64 {
         if self.present[usize::from(port >> 6)] & (1 << (port & 63)) == 0 {
             return 0;
         }
-        self.number.get(&port).copied().unwrap_or(0)
+        self.value.get(&port).copied().unwrap_or(0)
     }
 }
 
@@ -239,23 +263,24 @@ impl Distance {
     pub fn new(cfg: DistanceConfig) -> Result<Self, crate::Error> {
         cfg.validate()?;
         let mut family_of = PortTable::new();
-        let mut next = 1u16;
+        let mut next = 1u64;
         for (_, ports) in BUILTIN_PORT_FAMILIES {
             for &p in *ports {
-                family_of.set(p, next);
+                family_of.update(p, |_| next);
             }
             next += 1;
         }
         for ports in &cfg.port_families {
             for &p in ports {
-                family_of.set(p, next);
+                family_of.update(p, |_| next);
             }
-            next = next.saturating_add(1);
+            next += 1;
         }
+        // Every group a port is listed in counts (validated: at most 64 groups).
         let mut group_of = PortTable::new();
-        for (g, ports) in cfg.port_groups.iter().enumerate() {
+        for (g, ports) in cfg.port_groups.iter().enumerate().take(MAX_PORT_GROUPS) {
             for &p in ports {
-                group_of.set(p, u16::try_from(g + 1).unwrap_or(u16::MAX));
+                group_of.update(p, |set| set | (1 << g));
             }
         }
         Ok(Distance {
@@ -273,8 +298,9 @@ impl Distance {
     /// The point of a flow, from its first packet.
     pub fn point(&self, p: &PacketMeta) -> FlowPoint {
         let port = if p.has_ports { p.dst_port } else { 0 };
-        let (family, group) = if p.has_ports {
-            (self.family_of.get(port), self.group_of.get(port))
+        let (family, groups) = if p.has_ports {
+            let family = u16::try_from(self.family_of.get(port)).unwrap_or(u16::MAX);
+            (family, self.group_of.get(port))
         } else {
             (0, 0)
         };
@@ -284,7 +310,7 @@ impl Distance {
             dst_subnet: self.subnet(&p.dst),
             dst_port: port,
             family,
-            group,
+            groups,
             protocol: p.protocol,
         }
     }
@@ -316,7 +342,7 @@ impl Distance {
             PortMatch::Identical
         } else if f.family != 0 && f.family == c.family {
             PortMatch::Functional
-        } else if f.group != 0 && f.group == c.group {
+        } else if f.groups & c.groups != 0 {
             PortMatch::Configured
         } else {
             PortMatch::None
@@ -411,6 +437,23 @@ mod tests {
     }
 
     #[test]
+    fn a_port_keeps_every_group_it_is_listed_in() {
+        // 80 is in both groups: it correlates with telnet (group 1) and with 3306 (group 2);
+        // telnet and 3306 share no group.
+        let cfg = DistanceConfig {
+            port_groups: vec![vec![23, 80], vec![80, 3306]],
+            ..DistanceConfig::port()
+        };
+        let d = Distance::new(cfg).unwrap();
+        let at = |port| d.point(&pkt([1, 1, 1, 1], [2, 2, 2, 2], port, proto::TCP));
+        let (web, telnet, mysql) = (at(80), at(23), at(3306));
+        assert_eq!(web.groups, 0b11);
+        assert_eq!(d.matches(&web, &telnet).port, PortMatch::Configured);
+        assert_eq!(d.matches(&web, &mysql).port, PortMatch::Configured);
+        assert_eq!(d.matches(&telnet, &mysql).port, PortMatch::None);
+    }
+
+    #[test]
     fn subnets_per_family() {
         let d = Distance::new(DistanceConfig {
             ipv4_prefix: 16,
@@ -457,5 +500,23 @@ mod tests {
             .is_err()
         );
         assert!(Distance::new(DistanceConfig::port()).is_ok());
+        // Functional correlation must stay the closer.
+        let e = Distance::new(DistanceConfig {
+            d_port_functional: 0.5,
+            d_port_configured: 0.4,
+            ..DistanceConfig::ddos()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("d_port_functional"), "{e}");
+        assert!(
+            e.to_string().contains("below d_port_configured (0.4)"),
+            "{e}"
+        );
+        let e = Distance::new(DistanceConfig {
+            port_groups: vec![vec![1]; 65],
+            ..DistanceConfig::ddos()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("port_groups"), "{e}");
     }
 }

@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeSet, HashMap, btree_set};
 
-use super::cluster::{Cluster, ClusterSet, ordered_bits};
-use super::distance::{Distance, FlowPoint, IpMatch, Match, PortMatch};
+use super::cluster::{Cluster, ClusterSet, WeightRule, ordered_bits};
+use super::distance::{Distance, FlowPoint, IpMatch, MAX_PORT_GROUPS, Match, PortMatch};
 use super::solve_p::{Scoring, Search, beats};
 use crate::packet::{Addr, AddrFamily};
 use crate::sensor::SensorSet;
@@ -71,7 +71,7 @@ fn keys(p: &FlowPoint) -> [Option<IndexKey>; KEYS] {
         (p.dst_subnet.family != AddrFamily::None).then_some(IndexKey::Subnet(p.dst_subnet)),
         Some(IndexKey::Port(p.dst_port)),
         (p.family != 0).then_some(IndexKey::Family(p.family)),
-        (p.group != 0).then_some(IndexKey::Group(p.group)),
+        None, // groups: one key per bit, see `Indexed::groups_of`
         Some(IndexKey::Protocol(p.protocol)),
     ]
 }
@@ -97,6 +97,13 @@ const NONE: u32 = u32::MAX;
 
 /// The correlation-key indexes. Keep them in step with the [`ClusterSet`] through
 /// [`Indexed::insert`], [`Indexed::update`] and [`Indexed::remove`].
+///
+/// Matches beyond the join distance give no benefit, so only the kinds of key that some
+/// joinable match needs are indexed at all: the smallest set of kinds such that every match
+/// within the join distance shares at least one of them ([`covering_kinds`]). With the robust
+/// defaults that is source, destination and subnet under the DDoS preset (port, family and
+/// group under the port preset), so the big per-protocol and per-port sets are never built or
+/// walked. A kind not indexed bounds nothing (its cap is +∞).
 #[derive(Clone, Debug)]
 pub struct Indexed {
     /// Key → set number.
@@ -104,25 +111,91 @@ pub struct Indexed {
     /// The ordered sets, and the key each serves (None: free).
     sets: Vec<(OrderedSet, Option<IndexKey>)>,
     free_sets: Vec<u32>,
-    /// For each cluster id, the sets it is in (so updates need no hashing).
+    /// For each cluster id, the sets it is in but for its groups (so updates need no hashing).
     member_of: Vec<[u32; KEYS]>,
-    /// `ln(1 − D(m))` for every match, by (ip level, port level, same protocol).
-    ln_closeness: [[[f64; 2]; 4]; 3],
+    /// Set of each administrator port group (its bit number), or [`NONE`].
+    group_sets: [u32; MAX_PORT_GROUPS],
+    /// `1 − D(m)` for every match, by (ip level, port level, same protocol); 0 beyond the
+    /// join distance.
+    closeness: [[[f64; 2]; 4]; 3],
+    /// Which kinds of key are indexed.
+    indexed: [bool; KEYS],
+}
+
+/// The kinds of key that can cover a match: a cluster reaching it shares one of them with the
+/// flow (identical addresses: source or destination, so both sets; subnet; the port level's
+/// kind; protocol).
+fn covers(i: usize, j: usize, k: usize) -> Vec<&'static [usize]> {
+    let mut out: Vec<&'static [usize]> = Vec::new();
+    match i {
+        0 => out.push(&[SRC, DST]),
+        1 => out.push(&[SUBNET]),
+        _ => {}
+    }
+    match j {
+        0 => out.push(&[PORT]),
+        1 => out.push(&[FAMILY]),
+        2 => out.push(&[GROUP]),
+        _ => {}
+    }
+    if k == 0 {
+        out.push(&[PROTOCOL]);
+    }
+    out
+}
+
+/// The smallest set of kinds (source and destination count as one) that covers every match
+/// with a positive closeness; ties go to the set listed first (addresses before ports before
+/// protocol, the smaller sets).
+fn covering_kinds(closeness: &[[[f64; 2]; 4]; 3]) -> [bool; KEYS] {
+    const GROUPS: [&[usize]; 6] = [
+        &[SRC, DST],
+        &[SUBNET],
+        &[PORT],
+        &[FAMILY],
+        &[GROUP],
+        &[PROTOCOL],
+    ];
+    let mut best: Option<(u32, u32)> = None;
+    for mask in 0u32..1 << GROUPS.len() {
+        let chosen = |kinds: &[usize]| {
+            GROUPS
+                .iter()
+                .enumerate()
+                .any(|(g, set)| mask & (1 << g) != 0 && *set == kinds)
+        };
+        let covered = (0..3).all(|i| {
+            (0..4).all(|j| {
+                (0..2).all(|k| closeness[i][j][k] <= 0.0 || covers(i, j, k).into_iter().any(chosen))
+            })
+        });
+        if covered && best.is_none_or(|(n, _)| mask.count_ones() < n) {
+            best = Some((mask.count_ones(), mask));
+        }
+    }
+    let mut out = [false; KEYS];
+    let mask = best.map_or((1 << GROUPS.len()) - 1, |b| b.1);
+    for (g, set) in GROUPS.iter().enumerate() {
+        if mask & (1 << g) != 0 {
+            for &kind in *set {
+                out[kind] = true;
+            }
+        }
+    }
+    out
 }
 
 impl Indexed {
-    /// Empty indexes for a distance.
-    pub fn new(distance: &Distance) -> Self {
-        let mut ln_closeness = [[[0.0; 2]; 4]; 3];
+    /// Empty indexes for a distance and a join distance (1: every correlated cluster).
+    pub fn new(distance: &Distance, join_distance: f64) -> Self {
+        let mut closeness = [[[0.0; 2]; 4]; 3];
         for (i, &ip) in IP_LEVELS.iter().enumerate() {
             for (j, &port) in PORT_LEVELS.iter().enumerate() {
                 for (k, protocol) in [true, false].into_iter().enumerate() {
-                    let close = 1.0 - distance.of_match(Match { ip, port, protocol });
-                    ln_closeness[i][j][k] = if close > 0.0 {
-                        close.ln()
-                    } else {
-                        f64::NEG_INFINITY
-                    };
+                    let d = distance.of_match(Match { ip, port, protocol });
+                    if d <= join_distance {
+                        closeness[i][j][k] = (1.0 - d).max(0.0);
+                    }
                 }
             }
         }
@@ -131,8 +204,62 @@ impl Indexed {
             sets: Vec::new(),
             free_sets: Vec::new(),
             member_of: Vec::new(),
-            ln_closeness,
+            group_sets: [NONE; MAX_PORT_GROUPS],
+            indexed: covering_kinds(&closeness),
+            closeness,
         }
+    }
+
+    /// Which kinds of key are indexed (source, destination, subnet, port, family, group,
+    /// protocol).
+    pub fn indexed_kinds(&self) -> [bool; 7] {
+        self.indexed
+    }
+
+    /// The set serving key `k`, made if there is none.
+    fn set_for(&mut self, k: IndexKey) -> u32 {
+        if let Some(&sid) = self.ids.get(&k) {
+            return sid;
+        }
+        let sid = match self.free_sets.pop() {
+            Some(sid) => {
+                self.sets[sid as usize].1 = Some(k);
+                sid
+            }
+            None => {
+                self.sets.push((BTreeSet::new(), Some(k)));
+                (self.sets.len() - 1) as u32
+            }
+        };
+        self.ids.insert(k, sid);
+        sid
+    }
+
+    /// Take entry `e` out of set `sid`, freeing the set when it empties.
+    fn take_out(&mut self, sid: u32, e: &(u64, u32)) {
+        let Some((set, key)) = self.sets.get_mut(sid as usize) else {
+            return;
+        };
+        set.remove(e);
+        if set.is_empty() {
+            if let Some(k) = key.take() {
+                self.ids.remove(&k);
+                if let IndexKey::Group(g) = k {
+                    self.group_sets[usize::from(g)] = NONE;
+                }
+            }
+            self.free_sets.push(sid);
+        }
+    }
+
+    /// The sets of a point's port groups that exist (none when groups are not indexed).
+    fn groups_of(&self, p: &FlowPoint) -> impl Iterator<Item = u32> + use<> {
+        let groups = if self.indexed[GROUP] { p.groups } else { 0 };
+        let sets = self.group_sets;
+        (0..MAX_PORT_GROUPS)
+            .filter(move |g| groups & (1 << g) != 0)
+            .map(move |g| sets[g])
+            .filter(|&sid| sid != NONE)
     }
 
     /// Index a new cluster.
@@ -143,29 +270,23 @@ impl Indexed {
         }
         let e = entry(c, id);
         for (slot, k) in keys(&c.centroid).into_iter().enumerate() {
-            let Some(k) = k else {
-                self.member_of[idx][slot] = NONE;
-                continue;
-            };
-            let sid = match self.ids.get(&k) {
-                Some(&sid) => sid,
-                None => {
-                    let sid = match self.free_sets.pop() {
-                        Some(sid) => {
-                            self.sets[sid as usize].1 = Some(k);
-                            sid
-                        }
-                        None => {
-                            self.sets.push((BTreeSet::new(), Some(k)));
-                            (self.sets.len() - 1) as u32
-                        }
-                    };
-                    self.ids.insert(k, sid);
+            self.member_of[idx][slot] = match k.filter(|_| self.indexed[slot]) {
+                Some(k) => {
+                    let sid = self.set_for(k);
+                    self.sets[sid as usize].0.insert(e);
                     sid
                 }
+                None => NONE,
             };
-            self.sets[sid as usize].0.insert(e);
-            self.member_of[idx][slot] = sid;
+        }
+        if self.indexed[GROUP] {
+            for g in 0..MAX_PORT_GROUPS {
+                if c.centroid.groups & (1 << g) != 0 {
+                    let sid = self.set_for(IndexKey::Group(g as u16));
+                    self.group_sets[g] = sid;
+                    self.sets[sid as usize].0.insert(e);
+                }
+            }
         }
     }
 
@@ -178,7 +299,8 @@ impl Indexed {
         let Some(member) = self.member_of.get(id as usize).copied() else {
             return;
         };
-        for sid in member.into_iter().filter(|&s| s != NONE) {
+        let groups = self.groups_of(&old.centroid);
+        for sid in member.into_iter().chain(groups).filter(|&s| s != NONE) {
             if let Some((set, _)) = self.sets.get_mut(sid as usize) {
                 set.remove(&before);
                 set.insert(after);
@@ -193,17 +315,11 @@ impl Indexed {
         };
         let member = std::mem::replace(member, [NONE; KEYS]);
         let e = entry(c, id);
-        for sid in member.into_iter().filter(|&s| s != NONE) {
-            let Some((set, key)) = self.sets.get_mut(sid as usize) else {
+        for sid in member.into_iter().chain(self.groups_of(&c.centroid)) {
+            if sid == NONE {
                 continue;
-            };
-            set.remove(&e);
-            if set.is_empty() {
-                if let Some(k) = key.take() {
-                    self.ids.remove(&k);
-                }
-                self.free_sets.push(sid);
             }
+            self.take_out(sid, &e);
         }
     }
 
@@ -212,37 +328,42 @@ impl Indexed {
         self.sets.iter().map(|(s, _)| s.len()).sum()
     }
 
-    /// `ln` of the bound on the benefit of any cluster not yet seen at decay `t·ln λ`, given each set's next weight key (−∞ when exhausted or absent); and the
-    /// set to advance: the one that holds the bound up (the smallest cap of the match that
-    /// attains it), so that each step lowers the bound as fast as possible.
-    fn ln_bound(&self, next: &[f64; KEYS], decay: f64) -> (f64, Option<usize>) {
+    /// The bound on the benefit of any cluster not yet seen at decay `t·ln λ`, given each
+    /// set's next weight key (−∞ when exhausted or absent, +∞ for a kind not indexed); and
+    /// the set to advance: the one that holds the bound up (the smallest cap of the match
+    /// that attains it), so that each step lowers the bound as fast as possible. The weight
+    /// is monotone in the key under either rule, so the weight of a cap bounds the weights
+    /// behind it; closeness and weight multiply as in [`Scoring::benefit`].
+    fn bound(&self, next: &[f64; KEYS], decay: f64, rule: WeightRule) -> (f64, Option<usize>) {
         const INF: f64 = f64::INFINITY;
+        // Decay first, as `Weights::of` does: `key − t·ln λ` rounds the same way here and
+        // there, whatever the size of the key.
+        let w: [f64; KEYS] = std::array::from_fn(|k| rule.weight(next[k] - decay));
         let src_or_dst = if next[DST] > next[SRC] { DST } else { SRC };
         let ip_cap = [
-            (next[src_or_dst], src_or_dst),
-            (next[SUBNET], SUBNET),
+            (w[src_or_dst], src_or_dst),
+            (w[SUBNET], SUBNET),
             (INF, KEYS),
         ];
         let port_cap = [
-            (next[PORT], PORT),
-            (next[FAMILY], FAMILY),
-            (next[GROUP], GROUP),
+            (w[PORT], PORT),
+            (w[FAMILY], FAMILY),
+            (w[GROUP], GROUP),
             (INF, KEYS),
         ];
-        let proto_cap = [(next[PROTOCOL], PROTOCOL), (INF, KEYS)];
+        let proto_cap = [(w[PROTOCOL], PROTOCOL), (INF, KEYS)];
         let min = |a: (f64, usize), b: (f64, usize)| if b.0 < a.0 { b } else { a };
-        let mut bound = (f64::NEG_INFINITY, None);
+        let mut bound = (0.0, None);
         for (i, &ic) in ip_cap.iter().enumerate() {
             for (j, &pc) in port_cap.iter().enumerate() {
                 let ipc = min(ic, pc);
                 for (k, &kc) in proto_cap.iter().enumerate() {
-                    if i == 2 && j == 3 && k == 1 {
-                        continue; // no correlation: benefit 0
+                    let close = self.closeness[i][j][k];
+                    if close <= 0.0 {
+                        continue; // beyond the join distance, or no correlation at all
                     }
                     let (cap, set) = min(ipc, kc);
-                    // Decay first, as `Cluster::weight` does: `key − t·ln λ` rounds the same way
-                    // here and there, whatever the size of the key.
-                    let v = self.ln_closeness[i][j][k] + (cap - decay);
+                    let v = close * cap;
                     if v > bound.0 {
                         bound = (v, (set < KEYS).then_some(set));
                     }
@@ -259,7 +380,15 @@ struct Cursor<'a> {
     head: Option<(u32, f64)>,
 }
 
+/// Group cursors kept inline (more go on the heap).
+const INLINE_GROUPS: usize = 8;
+
 impl Cursor<'_> {
+    const EMPTY: Self = Cursor {
+        iter: None,
+        head: None,
+    };
+
     fn advance(&mut self, clusters: &ClusterSet, allowed: SensorSet) {
         self.head = None;
         let Some(iter) = self.iter.as_mut() else {
@@ -292,35 +421,74 @@ impl Search for Indexed {
         let fk = keys(f);
         let mut cursors: [Cursor<'_>; KEYS] = std::array::from_fn(|i| Cursor {
             iter: fk[i]
+                .filter(|_| this.indexed[i])
                 .and_then(|k| this.ids.get(&k))
                 .and_then(|&sid| this.sets.get(sid as usize))
                 .map(|(set, _)| set.iter()),
             head: None,
         });
-        for c in cursors.iter_mut() {
+        // The flow's group sets, walked together: inline for the usual few, on the heap for
+        // a port in more than `INLINE_GROUPS` groups.
+        let mut inline: [Cursor<'_>; INLINE_GROUPS] = std::array::from_fn(|_| Cursor::EMPTY);
+        let mut extra: Vec<Cursor<'_>> = Vec::new();
+        let mut n_groups = 0;
+        for sid in this.groups_of(f) {
+            let c = Cursor {
+                iter: this.sets.get(sid as usize).map(|(set, _)| set.iter()),
+                head: None,
+            };
+            match inline.get_mut(n_groups) {
+                Some(slot) => *slot = c,
+                None => extra.push(c),
+            }
+            n_groups += 1;
+        }
+        let n_inline = n_groups.min(INLINE_GROUPS);
+        for c in cursors
+            .iter_mut()
+            .chain(&mut inline[..n_inline])
+            .chain(extra.iter_mut())
+        {
             c.advance(clusters, allowed);
         }
-        let decay = s.t * s.ln_lambda;
+        let decay = s.t * s.weights.ln_lambda;
         let mut best: Option<(u32, f64)> = None;
         loop {
             let mut next = [f64::NEG_INFINITY; KEYS];
             for (i, c) in cursors.iter().enumerate() {
-                if let Some((_, k)) = c.head {
+                if !this.indexed[i] {
+                    next[i] = f64::INFINITY;
+                } else if let Some((_, k)) = c.head {
                     next[i] = k;
                 }
             }
-            let (ln_bound, pick) = this.ln_bound(&next, decay);
-            let Some(i) = pick else { break };
-            let bound = ln_bound.exp() * (1.0 + MARGIN);
-            match best {
-                Some((_, bb)) if bound < bb => break,
-                None if bound <= 0.0 => break,
-                _ => {}
+            // Groups: the heaviest next cluster of any of the flow's groups.
+            let mut group_pick = None;
+            for (g, c) in inline[..n_inline].iter().chain(&extra).enumerate() {
+                if let Some((_, k)) = c.head
+                    && (group_pick.is_none() || k > next[GROUP])
+                {
+                    next[GROUP] = k;
+                    group_pick = Some(g);
+                }
             }
-            let Some((id, _)) = cursors[i].head else {
+            let (bound, pick) = this.bound(&next, decay, s.weights.rule);
+            let Some(i) = pick else { break };
+            let bound = bound * (1.0 + MARGIN);
+            // No cluster not yet seen can beat the best, or count at all (`beats` ignores
+            // benefits below `f64::MIN_POSITIVE`).
+            if bound < best.map_or(f64::MIN_POSITIVE, |(_, bb)| bb) {
+                break;
+            }
+            let cursor = match (i, group_pick) {
+                (GROUP, Some(g)) if g < n_inline => &mut inline[g],
+                (GROUP, Some(g)) => &mut extra[g - n_inline],
+                _ => &mut cursors[i],
+            };
+            let Some((id, _)) = cursor.head else {
                 break;
             };
-            cursors[i].advance(clusters, allowed);
+            cursor.advance(clusters, allowed);
             let Some(c) = clusters.get(id) else { continue };
             let b = s.benefit(f, c);
             if beats(b, id, best) {
@@ -328,5 +496,33 @@ impl Search for Indexed {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blb::DistanceConfig;
+
+    fn kinds(cfg: DistanceConfig, join: f64) -> [bool; KEYS] {
+        Indexed::new(&Distance::new(cfg).unwrap(), join).indexed_kinds()
+    }
+
+    #[test]
+    fn only_the_kinds_a_join_needs_are_indexed() {
+        // (source, destination, subnet, port, family, group, protocol)
+        let all = [true; KEYS];
+        assert_eq!(kinds(DistanceConfig::ddos(), 1.0), all);
+        assert_eq!(kinds(DistanceConfig::port(), 1.0), all);
+        // DDoS preset within 0.5: every joinable match shares an address or the subnet.
+        let ip = [true, true, true, false, false, false, false];
+        assert_eq!(kinds(DistanceConfig::ddos(), 0.5), ip);
+        // Port preset within 0.5: every joinable match shares the port, its family or group.
+        let port = [false, false, false, true, true, true, false];
+        assert_eq!(kinds(DistanceConfig::port(), 0.5), port);
+        // Within 0.3 under the DDoS preset, only identical addresses (D ≤ 0.3 needs them, or
+        // the subnet with the same port and protocol).
+        let near = kinds(DistanceConfig::ddos(), 0.3);
+        assert!(near[SRC] && near[DST] && !near[PROTOCOL]);
     }
 }

@@ -1,10 +1,14 @@
 //! k-medoids clustering by PAM (Kaufman & Rousseeuw 1990: BUILD, then SWAP) over an arbitrary
-//! dissimilarity.
+//! dissimilarity, as a job that can run in bounded slices.
 //!
-//! [`pam`] precomputes the full n×n dissimilarity matrix (8·n² bytes: 32 MB for n = 2000), so
+//! [`PamJob`] holds the full n×n dissimilarity matrix (8·n² bytes: 32 MB for n = 2000), so
 //! callers must sample their points down to at most a few thousand first. BUILD costs O(k·n²)
 //! in total and each SWAP iteration O(k·n²) (every (medoid, non-medoid) pair is evaluated in
-//! O(n) from each point's nearest and second-nearest medoid distances).
+//! O(n) from each point's nearest and second-nearest medoid distances). [`PamJob::step`] does
+//! at most about `budget` units of that work (a unit is one distance, or one point in a cost
+//! sum) and returns, so a balancer can spread the start over many packets without any one of
+//! them waiting; [`pam`] runs the same job to the end in one call. Sliced or not, the job does
+//! the same arithmetic in the same order and gives the same medoids.
 //!
 //! Everything is deterministic: ties are broken by lowest index (or position). A NaN
 //! dissimilarity counts as +inf and a negative one as 0; costs count infinite terms separately
@@ -43,20 +47,9 @@ pub struct Medoids {
 /// O(n²) calls to `dist` and O(n²) memory for the distance matrix (callers must sample to at
 /// most a few thousand points), O(k·n²) time for BUILD and O(k·n²) per SWAP iteration.
 pub fn pam(n: usize, k: usize, dist: impl Fn(usize, usize) -> f64, max_swaps: usize) -> Medoids {
-    let mut out = Medoids::default();
-    if n == 0 || k == 0 {
-        return out;
-    }
-    let matrix = Matrix::new(n, dist);
-    out.medoids = build(&matrix, k);
-    while out.swaps < max_swaps && swap(&matrix, &mut out.medoids) {
-        out.swaps += 1;
-    }
-    let near = nearest(&matrix, &out.medoids);
-    out.assignment = near.iter().map(|x| x.pos).collect();
-    let total = near.iter().map(|x| cost(x.d1)).fold(ZERO, plus);
-    out.cost = if total.0 > 0 { INF } else { total.1 };
-    out
+    let mut job = PamJob::new(n, k, max_swaps);
+    while job.step(&dist, usize::MAX).is_none() {}
+    job.take().unwrap_or_default()
 }
 
 const INF: f64 = f64::INFINITY;
@@ -82,61 +75,11 @@ fn change(from: f64, to: f64) -> Cost {
     (b.0 - a.0, b.1 - a.1)
 }
 
-/// The index with the lowest cost, ties going to the first one yielded.
-fn argmin(costs: impl Iterator<Item = (usize, Cost)>) -> Option<(usize, Cost)> {
-    costs.fold(None, |best, (i, c)| match best {
-        Some((_, b)) if c < b => Some((i, c)),
-        Some(_) => best,
-        None => Some((i, c)),
-    })
-}
-
-/// The symmetric n×n distance matrix, row-major, with NaN mapped to +inf and negatives to 0.
-struct Matrix {
-    n: usize,
-    d: Vec<f64>,
-}
-
-impl Matrix {
-    fn new(n: usize, dist: impl Fn(usize, usize) -> f64) -> Self {
-        let mut d = vec![0.0; n * n];
-        for i in 0..n {
-            for j in i + 1..n {
-                let v = dist(i, j);
-                let v = if v.is_nan() { INF } else { v.max(0.0) };
-                d[i * n + j] = v;
-                d[j * n + i] = v;
-            }
-        }
-        Matrix { n, d }
+/// Keep the lowest cost, ties going to the one seen first.
+fn keep_min<T>(best: &mut Option<(T, Cost)>, candidate: T, c: Cost) {
+    if best.as_ref().is_none_or(|(_, b)| c < *b) {
+        *best = Some((candidate, c));
     }
-
-    fn row(&self, i: usize) -> &[f64] {
-        &self.d[i * self.n..(i + 1) * self.n]
-    }
-}
-
-/// BUILD: greedily add the point that decreases the total cost most (the first one, starting
-/// from "every point at +inf", is the one with the least total distance), never a point at
-/// distance 0 from a chosen medoid.
-fn build(m: &Matrix, k: usize) -> Vec<usize> {
-    let mut medoids = Vec::new();
-    let mut near = vec![INF; m.n];
-    while medoids.len() < k {
-        let gains = (0..m.n).filter(|&c| near[c] > 0.0).map(|c| {
-            let gain = near
-                .iter()
-                .zip(m.row(c))
-                .map(|(&a, &d)| change(a, a.min(d)));
-            (c, gain.fold(ZERO, plus))
-        });
-        let Some((c, _)) = argmin(gains) else { break };
-        medoids.push(c);
-        for (a, &d) in near.iter_mut().zip(m.row(c)) {
-            *a = a.min(d);
-        }
-    }
-    medoids
 }
 
 /// A point's nearest medoid (position) and its nearest and second-nearest medoid distances.
@@ -147,259 +90,316 @@ struct Near {
     d2: f64,
 }
 
-fn nearest(m: &Matrix, medoids: &[usize]) -> Vec<Near> {
-    let mut near = vec![
-        Near {
-            pos: 0,
-            d1: INF,
-            d2: INF
-        };
-        m.n
-    ];
-    for (p, &med) in medoids.iter().enumerate() {
-        for (x, &d) in near.iter_mut().zip(m.row(med)) {
-            if d < x.d1 {
-                (x.pos, x.d1, x.d2) = (p, d, x.d1);
-            } else if d < x.d2 {
-                x.d2 = d;
-            }
-        }
-    }
-    near
+/// Where the job stands.
+enum Phase {
+    /// Filling the matrix, row by row.
+    Matrix { row: usize },
+    /// BUILD: candidates `cand..` for the next medoid are still to be weighed.
+    Build {
+        medoids: Vec<usize>,
+        near: Vec<f64>,
+        cand: usize,
+        best: Option<(usize, Cost)>,
+    },
+    /// One SWAP iteration: pairs from (p, o) on are still to be weighed.
+    Swap {
+        medoids: Vec<usize>,
+        swaps: usize,
+        near: Vec<Near>,
+        total: Cost,
+        p: usize,
+        o: usize,
+        best_o: Option<(usize, Cost)>,
+        best: Option<((usize, usize), Cost)>,
+    },
+    /// Finished (the result not yet taken).
+    Done(Option<Medoids>),
 }
 
-/// One SWAP iteration: find the (medoid, non-medoid) exchange that lowers the cost most and
-/// apply it if it improves by more than [`REL_TOL`] relative. Returns whether it swapped.
-fn swap(m: &Matrix, medoids: &mut [usize]) -> bool {
-    let near = nearest(m, medoids);
-    let total = near.iter().map(|x| cost(x.d1)).fold(ZERO, plus);
-    let mut best: Option<(usize, usize, Cost)> = None;
-    for p in 0..medoids.len() {
-        // Skip current medoids and duplicates (distance 0) of the medoids that stay.
-        let eligible = |o: usize| {
-            let d = m.row(o);
-            o != medoids[p]
+/// PAM as a job that runs in slices of bounded work. See the module documentation.
+pub struct PamJob {
+    n: usize,
+    k: usize,
+    max_swaps: usize,
+    d: Vec<f64>,
+    phase: Phase,
+    work: u64,
+}
+
+impl std::fmt::Debug for PamJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PamJob")
+            .field("n", &self.n)
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PamJob {
+    /// A job choosing up to `k` medoids among `n` points (see [`pam`]).
+    pub fn new(n: usize, k: usize, max_swaps: usize) -> Self {
+        let phase = if n == 0 || k == 0 {
+            Phase::Done(Some(Medoids::default()))
+        } else {
+            Phase::Matrix { row: 0 }
+        };
+        PamJob {
+            n,
+            k,
+            max_swaps,
+            d: if n == 0 || k == 0 {
+                Vec::new()
+            } else {
+                vec![0.0; n * n]
+            },
+            phase,
+            work: 0,
+        }
+    }
+
+    /// Units of work done so far (one step never takes more than `k·n`: the nearest medoids
+    /// of every point, at the end of a SWAP iteration).
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.d[i * self.n..(i + 1) * self.n]
+    }
+
+    /// Do about `budget` units of work (at least one step, so the job always advances).
+    /// Returns the medoids once the job is done (and on every later call, until taken).
+    pub fn step(&mut self, dist: &dyn Fn(usize, usize) -> f64, budget: usize) -> Option<&Medoids> {
+        let mut spent = 0usize;
+        loop {
+            if matches!(self.phase, Phase::Done(_)) {
+                break;
+            }
+            let units = self.advance(dist);
+            self.work += units as u64;
+            spent = spent.saturating_add(units);
+            if spent >= budget {
+                break;
+            }
+        }
+        match &self.phase {
+            Phase::Done(m) => m.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The result, once: `None` before the job is done or after it was taken.
+    pub fn take(&mut self) -> Option<Medoids> {
+        match &mut self.phase {
+            Phase::Done(m) => m.take(),
+            _ => None,
+        }
+    }
+
+    /// One step; returns the units of work it took.
+    fn advance(&mut self, dist: &dyn Fn(usize, usize) -> f64) -> usize {
+        let n = self.n;
+        let phase = std::mem::replace(&mut self.phase, Phase::Done(None));
+        let (next, work) = match phase {
+            Phase::Matrix { row } => {
+                for j in row + 1..n {
+                    let v = dist(row, j);
+                    let v = if v.is_nan() { INF } else { v.max(0.0) };
+                    self.d[row * n + j] = v;
+                    self.d[j * n + row] = v;
+                }
+                let next = if row + 1 < n {
+                    Phase::Matrix { row: row + 1 }
+                } else {
+                    Phase::Build {
+                        medoids: Vec::new(),
+                        near: vec![INF; n],
+                        cand: 0,
+                        best: None,
+                    }
+                };
+                (next, n - row)
+            }
+            Phase::Build {
+                medoids,
+                near,
+                cand,
+                best,
+            } => self.build_step(medoids, near, cand, best),
+            Phase::Swap {
+                medoids,
+                swaps,
+                near,
+                total,
+                p,
+                o,
+                best_o,
+                best,
+            } => self.swap_step(medoids, swaps, near, total, (p, o), best_o, best),
+            Phase::Done(m) => (Phase::Done(m), 1),
+        };
+        self.phase = next;
+        work
+    }
+
+    /// BUILD: weigh candidate `cand` (the gain of adding it, never a point at distance 0 from
+    /// a chosen medoid); after the last, add the best (the first, starting from "every point
+    /// at +inf", is the one with the least total distance).
+    fn build_step(
+        &self,
+        mut medoids: Vec<usize>,
+        mut near: Vec<f64>,
+        cand: usize,
+        mut best: Option<(usize, Cost)>,
+    ) -> (Phase, usize) {
+        let n = self.n;
+        if cand < n {
+            if near[cand] > 0.0 {
+                let gain = near
+                    .iter()
+                    .zip(self.row(cand))
+                    .map(|(&a, &d)| change(a, a.min(d)))
+                    .fold(ZERO, plus);
+                keep_min(&mut best, cand, gain);
+            }
+            let next = Phase::Build {
+                medoids,
+                near,
+                cand: cand + 1,
+                best,
+            };
+            return (next, n);
+        }
+        if let Some((c, _)) = best {
+            medoids.push(c);
+            for (a, &d) in near.iter_mut().zip(self.row(c)) {
+                *a = a.min(d);
+            }
+            if medoids.len() < self.k {
+                let next = Phase::Build {
+                    medoids,
+                    near,
+                    cand: 0,
+                    best: None,
+                };
+                return (next, n);
+            }
+        }
+        (self.start_swap(medoids, 0), n)
+    }
+
+    /// Start a SWAP iteration (or finish when the iterations are used up).
+    fn start_swap(&self, medoids: Vec<usize>, swaps: usize) -> Phase {
+        if swaps >= self.max_swaps {
+            return self.finish(medoids, swaps);
+        }
+        let near = self.nearest(&medoids);
+        let total = near.iter().map(|x| cost(x.d1)).fold(ZERO, plus);
+        Phase::Swap {
+            medoids,
+            swaps,
+            near,
+            total,
+            p: 0,
+            o: 0,
+            best_o: None,
+            best: None,
+        }
+    }
+
+    /// SWAP: weigh exchanging medoid `p` for point `o` (skipping current medoids and
+    /// duplicates, at distance 0, of the medoids that stay); after the last pair, apply the
+    /// exchange that lowers the cost most if it improves by more than [`REL_TOL`] relative.
+    #[allow(clippy::too_many_arguments)]
+    fn swap_step(
+        &self,
+        mut medoids: Vec<usize>,
+        swaps: usize,
+        near: Vec<Near>,
+        total: Cost,
+        (p, o): (usize, usize),
+        mut best_o: Option<(usize, Cost)>,
+        mut best: Option<((usize, usize), Cost)>,
+    ) -> (Phase, usize) {
+        let (n, k) = (self.n, medoids.len());
+        if p < k {
+            let d = self.row(o);
+            let eligible = o != medoids[p]
                 && medoids
                     .iter()
                     .enumerate()
-                    .all(|(q, &mq)| q == p || d[mq] > 0.0)
-        };
-        let deltas = (0..m.n).filter(|&o| eligible(o)).map(|o| {
-            let delta = near.iter().zip(m.row(o)).map(|(x, &d)| {
-                let keep = if x.pos == p { x.d2 } else { x.d1 };
-                change(x.d1, keep.min(d))
-            });
-            (o, delta.fold(ZERO, plus))
-        });
-        if let Some((o, delta)) = argmin(deltas)
-            && best.is_none_or(|(_, _, b)| delta < b)
-        {
-            best = Some((p, o, delta));
+                    .all(|(q, &mq)| q == p || d[mq] > 0.0);
+            if eligible {
+                let delta = near
+                    .iter()
+                    .zip(d)
+                    .map(|(x, &d)| {
+                        let keep = if x.pos == p { x.d2 } else { x.d1 };
+                        change(x.d1, keep.min(d))
+                    })
+                    .fold(ZERO, plus);
+                keep_min(&mut best_o, o, delta);
+            }
+            let (p2, o2) = if o + 1 < n { (p, o + 1) } else { (p + 1, 0) };
+            if p2 != p
+                && let Some((o_best, delta)) = best_o.take()
+            {
+                keep_min(&mut best, (p, o_best), delta);
+            }
+            let next = Phase::Swap {
+                medoids,
+                swaps,
+                near,
+                total,
+                p: p2,
+                o: o2,
+                best_o,
+                best,
+            };
+            return (next, n + k);
+        }
+        match best {
+            Some(((p, o), (inf, fin))) if inf < 0 || (inf == 0 && fin < -REL_TOL * total.1) => {
+                medoids[p] = o;
+                (self.start_swap(medoids, swaps + 1), k * n)
+            }
+            _ => (self.finish(medoids, swaps), k * n),
         }
     }
-    match best {
-        Some((p, o, (inf, fin))) if inf < 0 || (inf == 0 && fin < -REL_TOL * total.1) => {
-            medoids[p] = o;
-            true
+
+    fn nearest(&self, medoids: &[usize]) -> Vec<Near> {
+        let mut near = vec![
+            Near {
+                pos: 0,
+                d1: INF,
+                d2: INF
+            };
+            self.n
+        ];
+        for (p, &med) in medoids.iter().enumerate() {
+            for (x, &d) in near.iter_mut().zip(self.row(med)) {
+                if d < x.d1 {
+                    (x.pos, x.d1, x.d2) = (p, d, x.d1);
+                } else if d < x.d2 {
+                    x.d2 = d;
+                }
+            }
         }
-        _ => false,
+        near
+    }
+
+    fn finish(&self, medoids: Vec<usize>, swaps: usize) -> Phase {
+        let near = self.nearest(&medoids);
+        let total = near.iter().map(|x| cost(x.d1)).fold(ZERO, plus);
+        Phase::Done(Some(Medoids {
+            assignment: near.iter().map(|x| x.pos).collect(),
+            cost: if total.0 > 0 { INF } else { total.1 },
+            medoids,
+            swaps,
+        }))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn line(xs: &[f64]) -> impl Fn(usize, usize) -> f64 + '_ {
-        move |i, j| (xs[i] - xs[j]).abs()
-    }
-
-    fn sorted(mut v: Vec<usize>) -> Vec<usize> {
-        v.sort_unstable();
-        v
-    }
-
-    /// Cost of a medoid set recomputed directly from `dist`.
-    fn cost_of(n: usize, dist: &impl Fn(usize, usize) -> f64, meds: &[usize]) -> f64 {
-        (0..n)
-            .map(|i| {
-                meds.iter()
-                    .map(|&m| dist(i, m))
-                    .fold(f64::INFINITY, f64::min)
-            })
-            .sum()
-    }
-
-    /// Optimal cost over all subsets of `size` points.
-    fn brute(n: usize, size: usize, dist: &impl Fn(usize, usize) -> f64) -> f64 {
-        (0u32..1 << n)
-            .filter(|s| s.count_ones() as usize == size)
-            .map(|s| {
-                cost_of(
-                    n,
-                    dist,
-                    &(0..n).filter(|i| (s >> i) & 1 == 1).collect::<Vec<_>>(),
-                )
-            })
-            .fold(f64::INFINITY, f64::min)
-    }
-
-    #[test]
-    fn two_clusters_on_a_line() {
-        let xs = [0.0, 1.0, 2.0, 10.0, 11.0, 12.0];
-        let r = pam(6, 2, line(&xs), 100);
-        assert_eq!(sorted(r.medoids.clone()), vec![1, 4]);
-        assert_eq!(r.cost, 4.0);
-        let a = &r.assignment;
-        assert!(a[0] == a[1] && a[1] == a[2] && a[3] == a[4] && a[4] == a[5] && a[0] != a[3]);
-        assert_eq!(r.medoids[a[0]], 1);
-    }
-
-    #[test]
-    fn k1_is_the_median() {
-        let xs = [10.0, 0.0, 11.0, 2.0, 1.0];
-        let r = pam(5, 1, line(&xs), 100);
-        assert_eq!((r.medoids, r.cost, r.swaps), (vec![3], 20.0, 0));
-        assert_eq!(r.assignment, vec![0; 5]);
-        // Two medians (2 and 10) tie: the lowest index wins.
-        let r = pam(6, 1, line(&[0.0, 1.0, 2.0, 10.0, 11.0, 12.0]), 100);
-        assert_eq!((r.medoids, r.cost), (vec![2], 30.0));
-    }
-
-    #[test]
-    fn k_at_least_distinct_points_costs_zero() {
-        let xs = [0.0, 0.0, 5.0, 5.0, 7.0];
-        for k in 3..8 {
-            let r = pam(5, k, line(&xs), 100);
-            assert_eq!((sorted(r.medoids.clone()), r.cost), (vec![0, 2, 4], 0.0));
-            assert_eq!(r.assignment.len(), 5);
-        }
-    }
-
-    #[test]
-    fn degenerate_inputs() {
-        let empty = Medoids::default();
-        assert_eq!(pam(0, 3, |_, _| 1.0, 10), empty);
-        assert_eq!(pam(4, 0, |_, _| 1.0, 10), empty);
-        let same = pam(5, 3, |_, _| 0.0, 10);
-        assert_eq!(
-            (same.medoids, same.assignment, same.cost),
-            (vec![0], vec![0; 5], 0.0)
-        );
-        let r = pam(3, 10, line(&[3.0, 1.0, 2.0]), 10);
-        assert_eq!((r.medoids.len(), r.cost), (3, 0.0));
-        let one = pam(1, 1, |_, _| f64::NAN, 10);
-        assert_eq!(
-            (one.medoids, one.assignment, one.cost),
-            (vec![0], vec![0], 0.0)
-        );
-        // Negative distances are read as 0: both points are duplicates.
-        assert_eq!(pam(2, 2, |_, _| -1.0, 10).medoids, vec![0]);
-    }
-
-    #[test]
-    fn nan_distances_are_infinite() {
-        // Point 0 and point 2 are incomparable; point 1 is close to both.
-        let d = |i: usize, j: usize| if i + j == 2 && i != j { f64::NAN } else { 1.0 };
-        let r = pam(3, 1, d, 10);
-        assert_eq!((r.medoids, r.cost), (vec![1], 2.0));
-        let all_nan = |_: usize, _: usize| f64::NAN;
-        let r = pam(3, 2, all_nan, 10);
-        assert_eq!((r.medoids, r.cost, r.swaps), (vec![0, 1], f64::INFINITY, 0));
-        assert_eq!(r.assignment, vec![0, 1, 0]);
-        let r = pam(3, 3, all_nan, 10);
-        assert_eq!((r.medoids, r.cost), (vec![0, 1, 2], 0.0));
-        // Fewer infinite terms beat any finite saving.
-        let d = |i: usize, j: usize| if i.min(j) == 0 { f64::NAN } else { 1.0 };
-        let r = pam(4, 1, d, 10);
-        assert_eq!((r.medoids, r.cost), (vec![1], f64::INFINITY));
-        let r = pam(4, 2, d, 10);
-        assert_eq!((sorted(r.medoids), r.cost), (vec![0, 1], 2.0));
-    }
-
-    #[test]
-    fn swap_improves_on_build() {
-        // Weighted clusters 3 at 0, 2 at 5, 3 at 10: BUILD takes the median 5 then 0 (cost 15);
-        // the optimum is {0, 10} (cost 10).
-        let xs = [0.0, 0.0, 0.0, 5.0, 5.0, 10.0, 10.0, 10.0];
-        let b = pam(8, 2, line(&xs), 0);
-        assert_eq!((b.medoids, b.cost, b.swaps), (vec![3, 0], 15.0, 0));
-        let r = pam(8, 2, line(&xs), 100);
-        assert_eq!((r.medoids, r.cost, r.swaps), (vec![5, 0], 10.0, 1));
-        assert_eq!(r.cost, brute(8, 2, &line(&xs)));
-    }
-
-    #[test]
-    fn deterministic_and_bounded() {
-        let xs: Vec<f64> = (0..40).map(|i| ((i * 37) % 23) as f64 * 1.5).collect();
-        let a = pam(40, 4, line(&xs), 100);
-        assert_eq!(a, pam(40, 4, line(&xs), 100));
-        assert!(pam(40, 4, line(&xs), 1).swaps <= 1);
-    }
-
-    /// All the invariants of a PAM result on a metric `dist` over `n` points with `distinct`
-    /// distinct points.
-    fn check(n: usize, k: usize, distinct: usize, dist: impl Fn(usize, usize) -> f64) {
-        let r = pam(n, k, &dist, 1000);
-        let build = pam(n, k, &dist, 0);
-        let meds = &r.medoids;
-        assert_eq!(meds.len(), k.min(distinct));
-        for (p, &a) in meds.iter().enumerate() {
-            assert!(
-                meds[..p].iter().all(|&b| dist(a, b) > 0.0),
-                "distinct medoids"
-            );
-        }
-        if meds.is_empty() {
-            assert_eq!((r.assignment.len(), r.cost), (0, 0.0));
-            return;
-        }
-        assert_eq!(r.assignment.len(), n);
-        for (i, &a) in r.assignment.iter().enumerate() {
-            let d = dist(i, meds[a]);
-            assert!(meds.iter().all(|&m| dist(i, m) >= d), "nearest medoid");
-            assert!(
-                meds[..a].iter().all(|&m| dist(i, m) > d),
-                "lowest position on ties"
-            );
-        }
-        assert!((r.cost - cost_of(n, &dist, meds)).abs() < 1e-9);
-        assert!(r.cost <= build.cost + 1e-9);
-        assert!(r.cost >= brute(n, meds.len(), &dist) - 1e-9);
-        assert!(r.swaps < 1000);
-        // Local optimum: no single eligible swap improves.
-        for p in 0..meds.len() {
-            for o in 0..n {
-                let mut s = meds.clone();
-                s[p] = o;
-                if (0..s.len()).all(|q| q == p || dist(o, s[q]) > 0.0) {
-                    assert!(cost_of(n, &dist, &s) >= r.cost - 1e-9, "swap {p} -> {o}");
-                }
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn pam_on_a_line(xs in prop::collection::vec(0i32..20, 0..=9), k in 0usize..=4) {
-            let mut d = xs.clone();
-            d.sort_unstable();
-            d.dedup();
-            check(xs.len(), k, d.len(), |i, j| f64::from((xs[i] - xs[j]).abs()));
-        }
-
-        #[test]
-        fn pam_on_a_grid(
-            pts in prop::collection::vec((0i32..4, 0i32..4), 0..=9),
-            k in 0usize..=4,
-        ) {
-            let mut d = pts.clone();
-            d.sort_unstable();
-            d.dedup();
-            check(pts.len(), k, d.len(), |i, j| {
-                f64::from((pts[i].0 - pts[j].0).pow(2) + (pts[i].1 - pts[j].1).pow(2)).sqrt()
-            });
-        }
-    }
-}
+#[path = "kmedoids_tests.rs"]
+mod tests;

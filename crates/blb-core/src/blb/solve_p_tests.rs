@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::blb::cluster::{ClusterSet, new_cluster};
+use crate::blb::cluster::{ClusterSet, WeightRule, Weights};
 use crate::blb::distance::{Distance, DistanceConfig, FlowPoint};
 use crate::packet::{Addr, PacketMeta, proto};
 
@@ -69,6 +69,13 @@ proptest! {
     }
 }
 
+fn paper() -> Weights {
+    Weights {
+        ln_lambda: 1.1f64.ln(),
+        rule: WeightRule::Paper,
+    }
+}
+
 fn point(d: &Distance, src: u8, dst: u8, port: u16) -> FlowPoint {
     d.point(&PacketMeta {
         src: Addr::v4([1, 0, 0, src]),
@@ -86,12 +93,12 @@ fn point(d: &Distance, src: u8, dst: u8, port: u16) -> FlowPoint {
 /// same protocol only: 0.1.
 fn setup() -> (Distance, ClusterSet, FlowPoint) {
     let d = Distance::new(DistanceConfig::ddos()).unwrap();
-    let ln = 1.1f64.ln();
+    let w = paper();
     let mut cs = ClusterSet::default();
-    cs.insert(new_cluster(point(&d, 1, 1, 80), 0, 0.0, 1, ln)); // id 0, s0, B = 1.0
-    cs.insert(new_cluster(point(&d, 2, 1, 99), 1, 0.0, 1, ln)); // id 1, s1, B = 0.7
-    cs.insert(new_cluster(point(&d, 3, 7, 80), 2, 0.0, 1, ln)); // id 2, s2, B = 0.4
-    cs.insert(new_cluster(point(&d, 4, 8, 99), 2, 0.0, 1, ln)); // id 3, s2, B = 0.1
+    cs.insert(w.new_cluster(point(&d, 1, 1, 80), 0, 0.0, 1)); // id 0, s0, B = 1.0
+    cs.insert(w.new_cluster(point(&d, 2, 1, 99), 1, 0.0, 1)); // id 1, s1, B = 0.7
+    cs.insert(w.new_cluster(point(&d, 3, 7, 80), 2, 0.0, 1)); // id 2, s2, B = 0.4
+    cs.insert(w.new_cluster(point(&d, 4, 8, 99), 2, 0.0, 1)); // id 3, s2, B = 0.1
     let f = point(&d, 9, 1, 80);
     (d, cs, f)
 }
@@ -101,7 +108,8 @@ fn benefits_hand_computed() {
     let (d, cs, f) = setup();
     let s = Scoring {
         distance: &d,
-        ln_lambda: 1.1f64.ln(),
+        weights: paper(),
+        join_distance: 1.0,
         t: 0.0,
     };
     let b: Vec<f64> = cs.iter().map(|(_, c)| s.benefit(&f, c)).collect();
@@ -119,7 +127,8 @@ fn solve_p_f1_takes_the_best_feasible_cluster() {
     let (d, cs, f) = setup();
     let s = Scoring {
         distance: &d,
-        ln_lambda: 1.1f64.ln(),
+        weights: paper(),
+        join_distance: 1.0,
         t: 0.0,
     };
     let mut out = Vec::new();
@@ -171,7 +180,8 @@ fn solve_p_f1_is_the_optimum_of_p() {
     let (d, cs, f) = setup();
     let s = Scoring {
         distance: &d,
-        ln_lambda: 1.1f64.ln(),
+        weights: paper(),
+        join_distance: 1.0,
         t: 0.0,
     };
     for loads in [
@@ -221,7 +231,8 @@ fn solve_p_f2_duplicates_to_another_sensor() {
     let (d, cs, f) = setup();
     let s = Scoring {
         distance: &d,
-        ln_lambda: 1.1f64.ln(),
+        weights: paper(),
+        join_distance: 1.0,
         t: 0.0,
     };
     let mut out = Vec::new();
@@ -292,4 +303,119 @@ fn solve_p_f2_duplicates_to_another_sensor() {
         &mut out,
     );
     assert_eq!(out, vec![0, 1]);
+}
+
+#[test]
+fn noise_hand_computed() {
+    // Loads 10, 0, ..., 0 (variance 9) and a flow of no load: feasible everywhere under V = 20.
+    let mut loads = [0.0; 10];
+    loads[0] = 10.0;
+    let lf = [0.0; 10];
+    let all = SensorSet::all(10);
+    let plain = Constraint::Variance(20.0).feasible(&loads, &lf, SensorSet::EMPTY);
+    assert_eq!(plain, all);
+    // σ² = 4 on sensor 0, 2 sigmas: E[S] = 9 + 9/100·4 = 9.36; sd = √(4·81·4 + 2·16)/10 =
+    // 3.644; 9.36 + 7.29 = 16.65: feasible under V = 20, not under V = 16.
+    let mut noise = [0.0; 10];
+    noise[0] = 4.0;
+    let z = Some(Noise {
+        variance: &noise,
+        sigmas: 2.0,
+    });
+    let c = |v: f64| Constraint::Variance(v).feasible_among(&loads, &lf, z, SensorSet::EMPTY, all);
+    assert_eq!(c(16.7), all);
+    assert!(c(16.6).is_empty());
+    // Threshold: L_i + 2σ_i + L_f < th_l for the sensor, and L_k + 2σ_k < th_l for all.
+    let t =
+        |th: f64| Constraint::Threshold(th).feasible_among(&loads, &lf, z, SensorSet::EMPTY, all);
+    assert_eq!(t(14.01), all);
+    assert!(t(14.0).is_empty());
+}
+
+/// A deterministic standard normal sampler (xorshift and Box–Muller).
+struct Normal(u64);
+
+impl Normal {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn sample(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// The noise terms are the mean and standard deviation of the measured variance: checked by
+/// simulating the per-second loads, `L'_i + e_i` with `e_i ~ N(0, σ_i²)`.
+#[test]
+fn noise_terms_match_a_simulation() {
+    let loads = [12.0, 3.0, 1.0, 0.5, 2.0, 0.0, 1.5, 4.0];
+    let noise: [f64; 8] = [2.0, 0.5, 0.1, 0.0, 1.0, 0.3, 0.2, 3.0];
+    let lf = [1.0; 8];
+    let mut rng = Normal(0x9e37_79b9_7f4a_7c15);
+    for k in 0..8 {
+        let mut after = loads;
+        after[k] += lf[k];
+        let runs = 200_000;
+        let (mut sum, mut sum2) = (0.0, 0.0);
+        for _ in 0..runs {
+            let x: Vec<f64> = after
+                .iter()
+                .zip(noise)
+                .map(|(l, s)| l + s.sqrt() * rng.sample())
+                .collect();
+            let v = direct_variance(&x);
+            sum += v;
+            sum2 += v * v;
+        }
+        let mean = sum / runs as f64;
+        let sd = (sum2 / runs as f64 - mean * mean).sqrt();
+        // The constraint's own figure for (mean + 2·sd), found by bisection on V.
+        let z = Some(Noise {
+            variance: &noise,
+            sigmas: 2.0,
+        });
+        let (mut lo, mut hi) = (0.0, 1000.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            let ok = Constraint::Variance(mid)
+                .feasible_among(&loads, &lf, z, SensorSet::EMPTY, SensorSet::all(8))
+                .contains(k as u16);
+            if ok { hi = mid } else { lo = mid }
+        }
+        let want = mean + 2.0 * sd;
+        assert!(
+            (hi - want).abs() < 0.02 * want,
+            "sensor {k}: {hi} vs simulated {want}"
+        );
+    }
+}
+
+proptest! {
+    /// Noise only ever removes sensors, and zero noise changes nothing.
+    #[test]
+    fn noise_is_conservative(
+        loads in proptest::collection::vec(0.0f64..100.0, 1..12),
+        noise in proptest::collection::vec(0.0f64..20.0, 12),
+        lf in 0.0f64..20.0,
+        v in 0.0f64..400.0,
+        sigmas in 0.0f64..4.0,
+        threshold in any::<bool>(),
+    ) {
+        let n = loads.len();
+        let lfs = vec![lf; n];
+        let all = SensorSet::all(n);
+        let c = if threshold { Constraint::Threshold(v) } else { Constraint::Variance(v) };
+        let plain = c.feasible(&loads, &lfs, SensorSet::EMPTY);
+        let z = Some(Noise { variance: &noise[..n], sigmas });
+        let noisy = c.feasible_among(&loads, &lfs, z, SensorSet::EMPTY, all);
+        prop_assert_eq!(noisy.intersect(plain), noisy);
+        let zero = vec![0.0; n];
+        let none = Some(Noise { variance: &zero, sigmas });
+        prop_assert_eq!(c.feasible_among(&loads, &lfs, none, SensorSet::EMPTY, all), plain);
+    }
 }

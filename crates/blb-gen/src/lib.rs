@@ -9,7 +9,8 @@
 //!
 //! * `udp-flood` — the evaluation of Le, Al-Shaer & Boutaba (2008) §VII: about 10 000 distinct
 //!   attacking hosts join at about 100 per second and flood one victim with 1 KB UDP frames at a
-//!   constant aggregate 1 MB/s, over light background traffic.
+//!   constant aggregate 1 MB/s, over light background traffic; with `second_victim`, a second
+//!   flood like it on another host at the same time.
 //! * `syn-flood` — TCP SYNs from a fresh spoofed source address and port each, to one port of
 //!   the victim.
 //! * `port-sweep` — a few sources probe one TCP port across a /16, each walking its own random
@@ -46,6 +47,13 @@ use frame::FrameBuf;
 pub trait FrameSink {
     /// One complete Ethernet II frame (no FCS) captured at `ts_nanos` (unix time, nanoseconds).
     fn frame(&mut self, ts_nanos: u64, frame: &[u8]) -> std::io::Result<()>;
+
+    /// One frame, told whether it belongs to the attack (the attackers' frames and the
+    /// targets' replies) rather than to the background. The default forgets which.
+    fn tagged_frame(&mut self, ts_nanos: u64, frame: &[u8], attack: bool) -> std::io::Result<()> {
+        let _ = attack;
+        self.frame(ts_nanos, frame)
+    }
 }
 
 impl FrameSink for Vec<(u64, Vec<u8>)> {
@@ -204,28 +212,39 @@ pub fn generate(
 
     let (counts, sources, victim) = match scenario {
         Scenario::UdpFlood => {
-            let mut a = scenario::udp_flood::UdpFlood::new(opts, start_ns, end_ns);
-            let c = merge::run(&mut [&mut a, &mut bg], &mut fb, sink, base_ns)?;
-            (c, a.sources_sent(), Some(opts.victim))
+            use scenario::udp_flood::{Flood, UdpFlood};
+            let mut a = UdpFlood::new(opts, Flood::First, start_ns, end_ns);
+            match opts.second_victim {
+                None => {
+                    let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
+                    (c, a.sources_sent(), Some(opts.victim))
+                }
+                Some(v) => {
+                    let mut b = UdpFlood::new(opts, Flood::Second(v), start_ns, end_ns);
+                    let mut both = merge::Pair::new(&mut a, &mut b);
+                    let c = merge::run(&mut [&mut both, &mut bg], 1, &mut fb, sink, base_ns)?;
+                    (c, a.sources_sent() + b.sources_sent(), Some(opts.victim))
+                }
+            }
         }
         Scenario::SynFlood => {
             let mut a = scenario::syn_flood::SynFlood::new(opts, start_ns, end_ns);
-            let c = merge::run(&mut [&mut a, &mut bg], &mut fb, sink, base_ns)?;
+            let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
             (c, a.sources_sent(), Some(opts.victim))
         }
         Scenario::PortSweep => {
             let mut a = scenario::port_sweep::PortSweep::new(opts, start_ns, end_ns);
-            let c = merge::run(&mut [&mut a, &mut bg], &mut fb, sink, base_ns)?;
+            let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
             (c, a.sources_sent(), None)
         }
         Scenario::PortScan => {
             let mut a = scenario::port_scan::PortScan::new(opts, start_ns, end_ns);
-            let c = merge::run(&mut [&mut a, &mut bg], &mut fb, sink, base_ns)?;
+            let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
             (c, a.sources_sent(), Some(opts.scan_target))
         }
         Scenario::Background => {
             let mut none = scenario::Empty;
-            let c = merge::run(&mut [&mut none, &mut bg], &mut fb, sink, base_ns)?;
+            let c = merge::run(&mut [&mut none, &mut bg], 1, &mut fb, sink, base_ns)?;
             (c, 0, None)
         }
     };

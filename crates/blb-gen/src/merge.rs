@@ -34,9 +34,11 @@ impl Counts {
 }
 
 /// Merges `streams` in time order (ties go to the lower index) into `sink`, with absolute
-/// timestamps `base_ns + t`. Returns the counts per stream.
+/// timestamps `base_ns + t`; the first `attack_streams` streams are the attack's
+/// ([`FrameSink::tagged_frame`]). Returns the counts per stream.
 pub fn run(
     streams: &mut [&mut dyn EventStream],
+    attack_streams: usize,
     fb: &mut FrameBuf,
     sink: &mut dyn FrameSink,
     base_ns: u64,
@@ -56,13 +58,43 @@ pub fn run(
         s.emit(fb);
         let frame = fb.frame();
         counts[i].add(t, frame.len());
-        sink.frame(base_ns + t, frame)?;
+        sink.tagged_frame(base_ns + t, frame, i < attack_streams)?;
         if let Some(next) = s.peek() {
             debug_assert!(next >= t, "stream {i} went back in time");
             heap.push(Reverse((next, i)));
         }
     }
     Ok(counts)
+}
+
+/// Two streams as one, in time order (ties to the first).
+pub struct Pair<'a> {
+    first: &'a mut dyn EventStream,
+    second: &'a mut dyn EventStream,
+}
+
+impl<'a> Pair<'a> {
+    /// Both streams, merged.
+    pub fn new(first: &'a mut dyn EventStream, second: &'a mut dyn EventStream) -> Self {
+        Pair { first, second }
+    }
+}
+
+impl EventStream for Pair<'_> {
+    fn peek(&self) -> Option<u64> {
+        match (self.first.peek(), self.second.peek()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn emit(&mut self, fb: &mut FrameBuf) {
+        match (self.first.peek(), self.second.peek()) {
+            (Some(a), Some(b)) if b < a => self.second.emit(fb),
+            (None, Some(_)) => self.second.emit(fb),
+            _ => self.first.emit(fb),
+        }
+    }
 }
 
 struct Entry<T> {
@@ -175,7 +207,7 @@ mod tests {
         };
         let mut fb = FrameBuf::new();
         let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
-        let counts = run(&mut [&mut a, &mut b], &mut fb, &mut out, 1000).unwrap();
+        let counts = run(&mut [&mut a, &mut b], 1, &mut fb, &mut out, 1000).unwrap();
         assert_eq!(counts[0].packets, 10);
         assert_eq!(counts[1].packets, 6);
         assert!(out.windows(2).all(|w| w[0].0 <= w[1].0));

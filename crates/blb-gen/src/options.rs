@@ -35,6 +35,9 @@ pub struct GenOptions {
     /// udp-flood: frame size of attack packets in bytes (Ethernet header included, no FCS),
     /// 60..=9000. Default 1024.
     pub packet_size: usize,
+    /// udp-flood: a second victim, flooded at the same time by a second flood with the same
+    /// settings and its own attackers. Default none.
+    pub second_victim: Option<Ipv4Addr>,
     /// udp-flood: draw source and destination ports per packet instead of once per attacker.
     /// Default false (each attacker is one 5-tuple flow, as the paper's Fig. 3 needs).
     pub random_ports_per_packet: bool,
@@ -85,6 +88,7 @@ impl Default for GenOptions {
             attacker_join_rate: 100.0,
             attack_rate_bytes: 1_000_000.0,
             packet_size: 1024,
+            second_victim: None,
             random_ports_per_packet: false,
             background_clients: 40,
             background_servers: 30,
@@ -289,6 +293,12 @@ impl GenOptions {
             return Err(bad(
                 "attack_rate_bytes",
                 "divided by packet_size must be at most 1e9 packets per second".into(),
+            ));
+        }
+        if self.second_victim == Some(self.victim) {
+            return Err(bad(
+                "second_victim",
+                format!("must differ from victim ({})", self.victim),
             ));
         }
         Ok(())

@@ -161,7 +161,8 @@ impl Background {
             let mask = (1u64 << bits) - 1;
             let perm = Permutation::new(bits, hosts.next_u64());
             let base = u32::from(net.addr());
-            let excluded = [u32::from(opts.victim), u32::from(opts.scan_target)];
+            let second = opts.second_victim.map_or(u32::from(opts.victim), u32::from);
+            let excluded = [u32::from(opts.victim), u32::from(opts.scan_target), second];
             let mut c = 0u64;
             while clients.len() < opts.background_clients as usize && c <= mask {
                 let h = perm.apply(c);

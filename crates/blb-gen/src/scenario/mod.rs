@@ -51,6 +51,9 @@ pub(crate) mod streams {
     pub const UDP_JOIN: u64 = 10;
     pub const UDP_PICK: u64 = 11;
     pub const UDP_ADDRS: u64 = 12;
+    pub const UDP2_JOIN: u64 = 13;
+    pub const UDP2_PICK: u64 = 14;
+    pub const UDP2_ADDRS: u64 = 15;
     pub const SYN: u64 = 20;
     pub const SWEEP: u64 = 30;
     pub const SWEEP_HOSTS: u64 = 31;

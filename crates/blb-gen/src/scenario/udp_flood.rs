@@ -16,6 +16,9 @@
 //! Fig. 3 needs) or, with `random_ports_per_packet`, for every frame. If attackers join faster
 //! than frames are sent, the new sources per second are capped by the frame rate.
 //!
+//! With `second_victim`, a second flood with the same settings, its own attackers and its own
+//! random streams hits that host at the same time.
+//!
 //! The light background traffic runs throughout, alone during the training period.
 
 use crate::addr::PublicAddrs;
@@ -30,6 +33,15 @@ struct Attacker {
     ip: u32,
     sport: u16,
     dport: u16,
+}
+
+/// Which of the (at most two) floods a stream is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Flood {
+    /// The flood on `victim`.
+    First,
+    /// The flood on `second_victim`, from other random streams.
+    Second(std::net::Ipv4Addr),
 }
 
 /// The udp-flood attack stream.
@@ -54,17 +66,27 @@ pub(crate) struct UdpFlood {
 
 impl UdpFlood {
     /// The attack between `start` and `end` (ns from the capture start).
-    pub(crate) fn new(opts: &GenOptions, start: u64, end: u64) -> Self {
+    pub(crate) fn new(opts: &GenOptions, flood: Flood, start: u64, end: u64) -> Self {
         let slot_ns = 1e9 * opts.packet_size as f64 / opts.attack_rate_bytes;
+        let (victim, [addrs, join, pick]) = match flood {
+            Flood::First => (
+                opts.victim,
+                [streams::UDP_ADDRS, streams::UDP_JOIN, streams::UDP_PICK],
+            ),
+            Flood::Second(v) => (
+                v,
+                [streams::UDP2_ADDRS, streams::UDP2_JOIN, streams::UDP2_PICK],
+            ),
+        };
         UdpFlood {
-            victim: u32::from(opts.victim),
+            victim: u32::from(victim),
             payload_len: opts.packet_size - UDP_HEADERS,
             per_packet_ports: opts.random_ports_per_packet,
             total_attackers: opts.attackers,
             attackers: Vec::new(),
-            addrs: PublicAddrs::new(hash2(opts.seed, streams::UDP_ADDRS)),
-            join_rng: Rng::stream(opts.seed, streams::UDP_JOIN),
-            pick_rng: Rng::stream(opts.seed, streams::UDP_PICK),
+            addrs: PublicAddrs::new(hash2(opts.seed, addrs)),
+            join_rng: Rng::stream(opts.seed, join),
+            pick_rng: Rng::stream(opts.seed, pick),
             start,
             end,
             join_ns: 1e9 / opts.attacker_join_rate,
@@ -138,7 +160,7 @@ mod tests {
             duration_secs: 10.0,
             ..GenOptions::default()
         };
-        let mut a = UdpFlood::new(&opts, 0, 10_000_000_000);
+        let mut a = UdpFlood::new(&opts, Flood::First, 0, 10_000_000_000);
         let mut fb = FrameBuf::new();
         let mut firsts = Vec::new();
         let mut seen = std::collections::HashSet::new();

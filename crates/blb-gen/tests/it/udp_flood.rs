@@ -126,3 +126,69 @@ fn training_period_is_background_only() {
         assert_eq!(pkts[0].ts, t0, "{scenario}: first frame at start_time");
     }
 }
+
+/// A sink that keeps, per frame, the destination and whether the generator called it attack.
+struct Tagged(Vec<(Ipv4Addr, bool)>);
+
+impl blb_gen::FrameSink for Tagged {
+    fn frame(&mut self, _ts: u64, _frame: &[u8]) -> std::io::Result<()> {
+        unreachable!("the generator tags every frame")
+    }
+
+    fn tagged_frame(&mut self, ts: u64, frame: &[u8], attack: bool) -> std::io::Result<()> {
+        self.0.push((crate::common::parse(ts, frame).dst, attack));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_second_victim_gets_a_flood_of_its_own_and_frames_are_tagged() {
+    let second = Ipv4Addr::new(10, 10, 20, 20);
+    let opts = GenOptions {
+        duration_secs: 20.0,
+        training_secs: 5.0,
+        second_victim: Some(second),
+        ..GenOptions::default()
+    };
+    let (report, pkts) = run(Scenario::UdpFlood, &opts);
+    let victim = Ipv4Addr::new(10, 10, 10, 10);
+    let sources = |v: Ipv4Addr| {
+        pkts.iter()
+            .filter(|p| p.dst == v)
+            .map(|p| p.src)
+            .collect::<HashSet<_>>()
+    };
+    let (a, b) = (sources(victim), sources(second));
+    // About 100 new attackers per second on each victim, none shared.
+    assert!((1900..=2100).contains(&a.len()), "{}", a.len());
+    assert!((1900..=2100).contains(&b.len()), "{}", b.len());
+    assert!(a.is_disjoint(&b));
+    assert_eq!(report.attack_sources, (a.len() + b.len()) as u64);
+    // 1 MB/s on each.
+    let bytes = |v: Ipv4Addr| {
+        pkts.iter()
+            .filter(|p| p.dst == v)
+            .map(|p| p.len)
+            .sum::<usize>()
+    };
+    assert!((19.0e6..21.0e6).contains(&(bytes(victim) as f64)));
+    assert!((19.0e6..21.0e6).contains(&(bytes(second) as f64)));
+    // Every frame to a victim is tagged attack, every other frame background.
+    let mut sink = Tagged(Vec::new());
+    let again = blb_gen::generate(Scenario::UdpFlood, &opts, &mut sink).unwrap();
+    assert_eq!(again, report);
+    for (dst, attack) in &sink.0 {
+        assert_eq!(*attack, *dst == victim || *dst == second, "{dst}");
+    }
+    assert_eq!(
+        sink.0.iter().filter(|(_, a)| *a).count() as u64,
+        report.attack_packets
+    );
+    // The same victim twice is refused, by name.
+    let twice = GenOptions {
+        second_victim: Some(victim),
+        ..opts
+    };
+    let e = blb_gen::generate(Scenario::UdpFlood, &twice, &mut sink).unwrap_err();
+    assert!(e.to_string().contains("second_victim"), "{e}");
+}

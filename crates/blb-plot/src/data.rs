@@ -1,9 +1,9 @@
-//! Data preparation: drawable segments, axis ranges, tick labels and per-label styles.
+//! Data preparation: drawable segments, axis ranges and tick labels.
 //!
 //! Everything here is pure arithmetic on the input series so that the drawing code only ever
 //! sees finite coordinates inside non-degenerate ranges, whatever the caller passed in.
 
-use crate::{Figure, Panel};
+use crate::{Figure, Marker, Panel};
 
 /// Values whose magnitude exceeds this are treated like NaN: not drawn, not ranged.
 ///
@@ -45,13 +45,26 @@ pub(crate) fn segments(points: &[(f64, f64)], log_floor: Option<f64>) -> Vec<Vec
     out
 }
 
-/// The shared x range of all panels: the extent of every drawable point.
-///
-/// Falls back to `0..1` without data and widens a single abscissa to a unit interval.
-pub(crate) fn x_range(fig: &Figure) -> (f64, f64) {
+/// Whether `panel` has an x range of its own instead of the figure's shared one.
+pub(crate) fn own_x_axis(panel: &Panel) -> bool {
+    panel.x_label.is_some() || !panel.x_categories.is_empty()
+}
+
+/// The x-axis label under `panel`: its own, or else the figure's.
+pub(crate) fn x_label<'a>(fig: &'a Figure, panel: &'a Panel) -> &'a str {
+    panel.x_label.as_deref().unwrap_or(&fig.x_label)
+}
+
+/// The markers of `panel` that can be drawn: those with a drawable abscissa.
+pub(crate) fn markers(panel: &Panel) -> impl Iterator<Item = &Marker> {
+    panel.markers.iter().filter(|m| drawable(m.x))
+}
+
+/// The lowest and highest abscissa of the drawable points and markers of `panels`.
+fn x_extent<'a>(panels: impl IntoIterator<Item = &'a Panel>) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
-    for panel in &fig.panels {
+    for panel in panels {
         for series in &panel.series {
             for &(x, y) in &series.points {
                 if point_ok(x, y, panel.y_log) {
@@ -60,14 +73,55 @@ pub(crate) fn x_range(fig: &Figure) -> (f64, f64) {
                 }
             }
         }
+        for m in markers(panel) {
+            lo = lo.min(m.x);
+            hi = hi.max(m.x);
+        }
     }
-    if lo > hi {
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// An x range from an extent: `0..1` without one, a unit interval around a single abscissa.
+fn x_range_from(extent: Option<(f64, f64)>) -> (f64, f64) {
+    let Some((lo, hi)) = extent else {
         return (0.0, 1.0);
-    }
+    };
     if hi - lo <= f64::EPSILON * lo.abs().max(1.0) {
         return (lo - 0.5, hi + 0.5);
     }
     (lo, hi)
+}
+
+/// The shared x range of the panels without an x axis of their own: the extent of their
+/// drawable points and markers.
+///
+/// Falls back to `0..1` without data and widens a single abscissa to a unit interval.
+pub(crate) fn x_range(fig: &Figure) -> (f64, f64) {
+    x_range_from(x_extent(fig.panels.iter().filter(|p| !own_x_axis(p))))
+}
+
+/// The x range of a panel with its own x axis: like [`x_range`] over its points and
+/// markers alone or, with categories, from `-0.5` to `len - 0.5` widened to half a unit
+/// beyond any point or marker outside.
+pub(crate) fn own_x_range(panel: &Panel) -> (f64, f64) {
+    let extent = x_extent(std::iter::once(panel));
+    if panel.x_categories.is_empty() {
+        return x_range_from(extent);
+    }
+    let n = panel.x_categories.len() as f64;
+    let (lo, hi) = extent.unwrap_or((0.0, 0.0));
+    ((lo - 0.5).min(-0.5), (hi + 0.5).max(n - 0.5))
+}
+
+/// The positions of the category ticks of `panel` inside `range`, with their names.
+pub(crate) fn category_ticks(panel: &Panel, (lo, hi): (f64, f64)) -> Vec<(f64, &str)> {
+    panel
+        .x_categories
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (i as f64, name.as_str()))
+        .filter(|&(x, _)| lo <= x && x <= hi)
+        .collect()
 }
 
 /// The reference line of `panel`, if its value is finite (and positive on a log axis).
@@ -158,72 +212,6 @@ pub(crate) fn tick(v: f64) -> String {
     }
 }
 
-/// How a series line is stroked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pattern {
-    /// A continuous line.
-    Solid,
-    /// Dashes of the given length and gap, in pixels at the reference size.
-    Dashed(u32, u32),
-}
-
-/// The look of one series: colour, stroke pattern and width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LineLook {
-    /// Red, green, blue.
-    pub(crate) rgb: (u8, u8, u8),
-    /// Stroke pattern.
-    pub(crate) pattern: Pattern,
-    /// Stroke width in pixels at the reference size.
-    pub(crate) width: u32,
-}
-
-/// Colour-blind-safe colours (Okabe & Ito), dark enough to read on white.
-const PALETTE: [(u8, u8, u8); 7] = [
-    (0, 114, 178),   // blue
-    (213, 94, 0),    // vermillion
-    (0, 158, 115),   // bluish green
-    (204, 121, 167), // reddish purple
-    (230, 159, 0),   // orange
-    (86, 180, 233),  // sky blue
-    (128, 64, 0),    // brown
-];
-
-/// Stroke patterns, cycled independently of the colours.
-const PATTERNS: [(Pattern, u32); 4] = [
-    (Pattern::Solid, 3),
-    (Pattern::Dashed(14, 7), 3),
-    (Pattern::Dashed(3, 5), 4),
-    (Pattern::Dashed(22, 5), 3),
-];
-
-/// The colour of the dashed reference line.
-pub(crate) const HLINE_RGB: (u8, u8, u8) = (40, 40, 40);
-
-/// The look of the `index`-th distinct label of a figure.
-///
-/// Colours and patterns have co-prime cycle lengths, so the first 28 labels all differ.
-pub(crate) fn look(index: usize) -> LineLook {
-    let (pattern, width) = PATTERNS[index % PATTERNS.len()];
-    LineLook {
-        rgb: PALETTE[index % PALETTE.len()],
-        pattern,
-        width,
-    }
-}
-
-/// The distinct series labels of `fig` in order of first appearance: the index of a label
-/// here picks its [`look`], so a label looks the same in every panel.
-pub(crate) fn label_order(fig: &Figure) -> Vec<&str> {
-    let mut labels: Vec<&str> = Vec::new();
-    for series in fig.panels.iter().flat_map(|p| &p.series) {
-        if !labels.contains(&series.label.as_str()) {
-            labels.push(&series.label);
-        }
-    }
-    labels
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +286,59 @@ mod tests {
     }
 
     #[test]
+    fn own_axes_and_markers_set_x_ranges() {
+        let marker = |x: f64| Marker {
+            x,
+            label: "m".into(),
+            series: None,
+        };
+        let mut own = panel(vec![(1000.0, 1.0), (2000.0, 2.0)], None);
+        own.x_label = Some("rate".into());
+        own.markers = vec![marker(3000.0), marker(f64::NAN), marker(f64::INFINITY)];
+        let mut shared = panel(vec![(0.0, 1.0), (10.0, 2.0)], None);
+        shared.markers = vec![marker(-5.0), marker(f64::NEG_INFINITY)];
+        let fig = Figure {
+            x_label: "time (s)".into(),
+            panels: vec![own.clone(), shared.clone()],
+            ..Figure::default()
+        };
+        assert_eq!(x_range(&fig), (-5.0, 10.0));
+        assert_eq!(own_x_range(&own), (1000.0, 3000.0));
+        assert_eq!(markers(&own).count(), 1);
+        assert_eq!(x_label(&fig, &own), "rate");
+        assert_eq!(x_label(&fig, &shared), "time (s)");
+        assert!(own_x_axis(&own) && !own_x_axis(&shared));
+        // Only own-axis panels: the shared range falls back to 0..1.
+        let fig = Figure {
+            panels: vec![own],
+            ..Figure::default()
+        };
+        assert_eq!(x_range(&fig), (0.0, 1.0));
+        // A lone marker is widened like a lone point.
+        let mut lone = Panel::default();
+        lone.markers.push(marker(7.0));
+        assert_eq!(own_x_range(&lone), (6.5, 7.5));
+    }
+
+    #[test]
+    fn categories_set_the_x_range() {
+        let mut p = panel(vec![(0.0, 1.0), (2.0, 2.0)], None);
+        p.x_categories = vec!["a".into(), "b".into(), "c".into()];
+        assert!(own_x_axis(&p));
+        assert_eq!(own_x_range(&p), (-0.5, 2.5));
+        assert_eq!(
+            category_ticks(&p, own_x_range(&p)),
+            vec![(0.0, "a"), (1.0, "b"), (2.0, "c")]
+        );
+        p.series[0].points.push((4.0, 1.0));
+        p.series[0].points.push((f64::NAN, 1.0));
+        assert_eq!(own_x_range(&p), (-0.5, 4.5));
+        p.series.clear();
+        assert_eq!(own_x_range(&p), (-0.5, 2.5));
+        assert_eq!(category_ticks(&p, (0.5, 1.5)), vec![(1.0, "b")]);
+    }
+
+    #[test]
     fn ticks_are_compact() {
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(-0.0), "0");
@@ -308,29 +349,5 @@ mod tests {
         assert_eq!(tick(1e8), "1e8");
         assert_eq!(tick(-2.25e-5), "-2.25e-5");
         assert_eq!(tick(f64::NAN), "");
-    }
-
-    #[test]
-    fn same_label_same_look() {
-        let fig = Figure {
-            panels: vec![
-                Panel {
-                    series: vec![Series::new("a", vec![]), Series::new("b", vec![])],
-                    ..Panel::default()
-                },
-                Panel {
-                    series: vec![Series::new("b", vec![]), Series::new("c", vec![])],
-                    ..Panel::default()
-                },
-            ],
-            ..Figure::default()
-        };
-        assert_eq!(label_order(&fig), vec!["a", "b", "c"]);
-        let looks: Vec<_> = (0..28).map(look).collect();
-        for (i, a) in looks.iter().enumerate() {
-            for b in &looks[i + 1..] {
-                assert_ne!(a, b);
-            }
-        }
     }
 }

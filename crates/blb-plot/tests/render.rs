@@ -1,8 +1,11 @@
-//! Rendering tests: the experiment's figure and degenerate inputs, to PNG and SVG.
+//! Rendering tests: the experiment's figure, every panel feature and degenerate inputs, to
+//! PNG and SVG.
 
 use std::path::Path;
 
-use blb_plot::{Figure, Panel, PlotError, Series, render_png, render_svg, svg_string};
+use blb_plot::{
+    Figure, Marker, Panel, PlotError, Series, Style, render_png, render_svg, svg_string,
+};
 
 /// Decodes the PNG at `path` and checks its size.
 fn assert_png(path: &Path, width: u32, height: u32) {
@@ -74,6 +77,7 @@ fn panel(points: Vec<(f64, f64)>, hline: Option<f64>, y_log: bool) -> Panel {
         series: vec![Series::new("s", points)],
         hline: hline.map(|v| (v, format!("ref = {v}"))),
         y_log,
+        ..Panel::default()
     }
 }
 
@@ -148,6 +152,41 @@ fn degenerate() -> Vec<Figure> {
         x_label: String::new(),
         ..fig(vec![])
     });
+    // The new panel features with nothing or nothing finite to draw.
+    let odd = vec![
+        (nan, nan),
+        (inf, 1.0),
+        (1.0, -inf),
+        (f64::MAX, 1.0),
+        (-1e300, 1e300),
+    ];
+    let marker = |x: f64| Marker {
+        x,
+        label: format!("at {x}"),
+        series: Some("s".into()),
+    };
+    let mut own = panel(odd.clone(), Some(nan), false);
+    own.series.push(Series::points("p", odd.clone()));
+    own.x_label = Some(String::new());
+    own.markers = vec![marker(nan), marker(inf), marker(-inf)];
+    out.push(fig(vec![own.clone()]));
+    let mut cats = own.clone();
+    cats.x_categories = vec![String::new(); 3];
+    cats.y_log = true;
+    out.push(fig(vec![cats, own.clone()]));
+    let mut many = Panel {
+        x_categories: (0..200).map(|i| format!("category {i}")).collect(),
+        ..Panel::default()
+    };
+    many.series
+        .push(Series::points("p", vec![(1e300, 1.0), (-3.0, 2.0)]));
+    many.markers = (0..50).map(|i| marker(f64::from(i) * 1e-3)).collect();
+    out.push(fig(vec![many]));
+    let mut lone = panel(vec![(5.0, 5.0)], None, true);
+    lone.series[0].style = Style::Points;
+    lone.markers = vec![marker(5.0), marker(1e300), marker(-1e300), marker(5.0)];
+    lone.markers[3].label.clear();
+    out.push(fig(vec![lone, Panel::default()]));
     out
 }
 
@@ -245,5 +284,209 @@ fn panel_counts_up_to_the_limit_render() {
             Err(PlotError::InvalidSize { .. }) => {}
             Err(e) => panic!("{n} panels: {e}"),
         }
+    }
+}
+
+/// The text content of every `<text>` element of `svg`, trimmed.
+fn texts(svg: &str) -> Vec<&str> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim())
+        })
+        .collect()
+}
+
+/// The number of `<tag` elements of `svg`.
+fn count(svg: &str, tag: &str) -> usize {
+    svg.matches(&format!("<{tag} ")).count()
+}
+
+#[test]
+fn points_series_draw_markers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pts: Vec<(f64, f64)> = (0..20)
+        .map(|i| (f64::from(i), f64::from(i % 7)))
+        .chain([(f64::NAN, 1.0), (3.0, f64::INFINITY)])
+        .collect();
+    let one = fig(vec![Panel {
+        series: vec![Series::points("runs", pts.clone())],
+        ..panel(vec![], None, false)
+    }]);
+    assert_eq!(one.panels[0].series[0].style, Style::Points);
+    let svg = svg_string(&one, 1200, 900).unwrap();
+    // One disc per finite point plus the legend sample, and no line through them.
+    assert_eq!(count(&svg, "circle"), 21);
+    let png = dir.path().join("points.png");
+    render_png(&one, &png, 800, 600).unwrap();
+    assert_png(&png, 800, 600);
+
+    // The next series get other shapes: squares, then triangles.
+    let mut three = one.clone();
+    let shifted = |dy: f64| pts.iter().map(|&(x, y)| (x, y + dy)).collect();
+    three.panels[0]
+        .series
+        .push(Series::points("more", shifted(0.5)));
+    three.panels[0]
+        .series
+        .push(Series::points("most", shifted(1.0)));
+    let svg3 = svg_string(&three, 1200, 900).unwrap();
+    assert_eq!(count(&svg3, "circle"), 21);
+    assert!(count(&svg3, "rect") >= count(&svg, "rect") + 21);
+    assert!(count(&svg3, "polygon") >= count(&svg, "polygon") + 21);
+    for needle in ["runs", "more", "most"] {
+        assert!(texts(&svg3).contains(&needle), "SVG lacks {needle:?}");
+    }
+    assert_eq!(Series::new("l", vec![]).style, Style::Line);
+    assert_eq!(Style::default(), Style::Line);
+}
+
+#[test]
+fn overlapping_lines_stay_apart() {
+    // Two all-zero lines: different dash patterns and their markers side by side.
+    let zero: Vec<(f64, f64)> = (0..=100).map(|i| (f64::from(i), 0.0)).collect();
+    let f = fig(vec![Panel {
+        series: vec![Series::new("a", zero.clone()), Series::new("b", zero)],
+        ..panel(vec![], None, false)
+    }]);
+    let svg = svg_string(&f, 1200, 900).unwrap();
+    // Line markers: discs for "a", squares for "b".
+    assert!(count(&svg, "circle") >= 5, "{}", count(&svg, "circle"));
+    // "b" is dashed: many short polylines.
+    assert!(count(&svg, "polyline") > 30);
+}
+
+#[test]
+fn own_x_axis_has_its_label_and_range() {
+    let shared = panel(vec![(0.0, 1.0), (10.0, 2.0)], None, false);
+    let own = Panel {
+        title: "by rate".into(),
+        x_label: Some("offered load (kpps)".into()),
+        series: vec![Series::new("r", vec![(1000.0, 1.0), (5000.0, 3.0)])],
+        ..Panel::default()
+    };
+    let f = fig(vec![shared, own]);
+    let svg = svg_string(&f, 1200, 900).unwrap();
+    let t = texts(&svg);
+    assert!(t.contains(&"offered load (kpps)"));
+    assert_eq!(t.iter().filter(|s| **s == "time (s)").count(), 1);
+    // Each axis has its own ticks: 0..10 under the first, 1000..5000 under the second.
+    assert!(t.contains(&"10") && t.contains(&"3000"), "{t:?}");
+    // Without its own label the second panel shares 0..5000 and the figure's label.
+    let mut together = f.clone();
+    together.panels[1].x_label = None;
+    let svg = svg_string(&together, 1200, 900).unwrap();
+    let t = texts(&svg);
+    assert!(!t.contains(&"offered load (kpps)"));
+    assert_eq!(t.iter().filter(|s| **s == "time (s)").count(), 2);
+    assert!(!t.contains(&"10") && t.contains(&"3000"), "{t:?}");
+}
+
+#[test]
+fn markers_show_their_labels() {
+    let mut p = panel(vec![(0.0, 1.0), (100.0, 2.0)], Some(1.5), false);
+    p.markers = vec![
+        Marker {
+            x: 40.0,
+            label: "alarm of s".into(),
+            series: Some("s".into()),
+        },
+        Marker {
+            x: 40.5,
+            label: "close by".into(),
+            series: None,
+        },
+        Marker {
+            x: 250.0,
+            label: "far right".into(),
+            series: Some("unknown".into()),
+        },
+        Marker {
+            x: f64::NAN,
+            label: "not shown".into(),
+            series: None,
+        },
+    ];
+    let svg = svg_string(&fig(vec![p.clone()]), 1200, 900).unwrap();
+    let t = texts(&svg);
+    for needle in ["alarm of s", "close by", "far right"] {
+        assert!(t.contains(&needle), "SVG lacks {needle:?}");
+    }
+    assert!(!t.contains(&"not shown"));
+    // The marker at 250 widens the x range past the data.
+    assert!(t.contains(&"250"), "{t:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("markers.png");
+    render_png(&fig(vec![p]), &png, 640, 480).unwrap();
+    assert_png(&png, 640, 480);
+}
+
+#[test]
+fn categories_name_the_ticks() {
+    let names = ["single", "round-robin", "hash", "blb"];
+    let p = Panel {
+        title: "strip".into(),
+        y_label: "seconds".into(),
+        x_label: Some("algorithm".into()),
+        x_categories: names.iter().map(|n| n.to_string()).collect(),
+        series: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Series::points(*n, vec![(i as f64, 10.0 + i as f64)]))
+            .collect(),
+        ..Panel::default()
+    };
+    let svg = svg_string(&fig(vec![p]), 1200, 900).unwrap();
+    let t = texts(&svg);
+    for name in names {
+        // Once as a tick, once in the legend.
+        assert_eq!(t.iter().filter(|s| **s == name).count(), 2, "{name}: {t:?}");
+    }
+    assert!(t.contains(&"algorithm"));
+    assert!(!t.contains(&"time (s)"));
+    // No numeric x ticks.
+    assert!(!t.contains(&"0.5") && !t.contains(&"1"), "{t:?}");
+
+    // Too many names for the width: every n-th one is shown, from the first.
+    let crowd = Panel {
+        x_categories: (0..60).map(|i| format!("category {i}")).collect(),
+        series: vec![Series::points("p", vec![(0.0, 1.0), (59.0, 2.0)])],
+        ..Panel::default()
+    };
+    let svg = svg_string(&fig(vec![crowd]), 1200, 900).unwrap();
+    let t = texts(&svg);
+    let shown = t.iter().filter(|s| s.starts_with("category ")).count();
+    assert!(
+        t.contains(&"category 0") && (2..30).contains(&shown),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn feature_figure_to_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = blb_plot::demo::features();
+    let png = dir.path().join("features.png");
+    render_png(&f, &png, 1200, 900).unwrap();
+    assert_png(&png, 1200, 900);
+    let svg = svg_string(&f, 1200, 900).unwrap();
+    let t = texts(&svg);
+    for needle in [
+        "attack starts",
+        "single alarm",
+        "operator paged",
+        "blb alarm",
+        "algorithm",
+        "round-robin",
+        "offered load (kpps)",
+        "link saturated",
+        "time (s)",
+    ] {
+        assert!(t.contains(&needle), "SVG lacks {needle:?}");
+    }
+    assert!(!t.contains(&"never shown"));
+    for (w, h) in [(800, 600), (400, 500)] {
+        svg_string(&f, w, h).unwrap();
     }
 }

@@ -96,6 +96,31 @@ pub struct ExperimentArgs {
     /// Draw the flood's ports per packet (each packet its own flow).
     #[arg(long)]
     pub ports_per_packet: bool,
+    /// BLB's variant and robust BLB's settings.
+    #[command(flatten)]
+    pub variant: VariantArgs,
+    /// Run the detection suite: every scenario with many seeds, five algorithms (single,
+    /// round-robin, hash, blb-paper, blb); writes suite.md, suite.json, runs.csv and the figure.
+    /// BLB flags tune the column of their variant (with --blb-variant paper, the blb-paper
+    /// column; else the blb column).
+    #[arg(long)]
+    pub suite: bool,
+    /// With --suite: seeds per scenario.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u64>,
+    /// With --suite: the first seed (default 1).
+    #[arg(long, value_name = "S")]
+    pub first_seed: Option<u64>,
+    /// With --suite: the captures folder whose ddos/ captures are laid over generated
+    /// background (default ../shared/pcaps when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub captures: Option<PathBuf>,
+    /// With --suite: only these scenarios (repeat the flag).
+    #[arg(long = "only", value_name = "SCENARIO")]
+    pub only: Vec<String>,
+    /// With --suite: worker threads (default: the cores available).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -212,6 +237,34 @@ pub struct BalanceArgs {
     /// BLB: search used by solve_p: indexed or brute-force (the reference scan).
     #[arg(long, value_name = "MODE")]
     pub search: Option<String>,
+    /// BLB's variant and robust BLB's settings.
+    #[command(flatten)]
+    pub variant: VariantArgs,
+}
+
+/// BLB's variant and the settings robust BLB adds (flags of `balance` and `experiment`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct VariantArgs {
+    /// BLB variant: robust (the default) or paper (the algorithm as the paper writes it).
+    #[arg(long, value_name = "VARIANT")]
+    pub blb_variant: Option<String>,
+    /// BLB: a flow joins a cluster only within this logical distance of its centroid, above 0
+    /// and at most 1 (robust: 0.5; paper: 1).
+    #[arg(long, value_name = "D")]
+    pub join_distance: Option<f64>,
+    /// BLB: fraction of the bound kept free when planning, from 0 up to 1 (robust: 0.03).
+    #[arg(long, value_name = "FRACTION")]
+    pub headroom: Option<f64>,
+    /// BLB: standard deviations of the per-second load noise kept under the bound (robust: 2).
+    #[arg(long, value_name = "SIGMAS")]
+    pub noise_sigmas: Option<f64>,
+    /// BLB: plan on the smoothed loads alone, ignoring the per-second noise (the paper's way).
+    #[arg(long)]
+    pub no_noise: bool,
+    /// BLB: how it starts without a training capture: warm-up (k-medoids over the input's
+    /// first flows; the paper) or on-line (robust).
+    #[arg(long, value_name = "START")]
+    pub start: Option<String>,
 }
 
 /// Flags of `blb generate`.

@@ -154,6 +154,18 @@ pub struct FlowSection {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlbSection {
+    /// `robust` (default) or `paper`: the defaults every other key starts from.
+    pub variant: Option<String>,
+    /// A flow joins a cluster only within this logical distance of its centroid.
+    pub join_distance: Option<f64>,
+    /// Fraction of the bound kept free when planning.
+    pub headroom: Option<f64>,
+    /// Plan on the loads measured per second, with their noise (robust: true).
+    pub noise: Option<bool>,
+    /// Standard deviations of that noise kept under the bound.
+    pub noise_sigmas: Option<f64>,
+    /// `warm-up` or `on-line`: how BLB starts without a training capture.
+    pub start: Option<String>,
     /// `ddos` or `port`: a set of α's and distance values to start from.
     pub alpha_preset: Option<String>,
     /// α_ip.

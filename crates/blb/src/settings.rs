@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use blb_core::EngineConfig;
 use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, Single};
-use blb_core::blb::{BlbConfig, Constraint, DistanceConfig, FlowLoad, SearchMode};
+use blb_core::blb::{BlbConfig, Constraint, DistanceConfig, FlowLoad, SearchMode, Start, Variant};
 use blb_core::packet::NANOS_PER_SEC;
 use blb_core::sensor::MAX_SENSORS;
 
-use crate::cli::BalanceArgs;
+use crate::cli::{BalanceArgs, VariantArgs};
 use crate::config::{BlbSection, ConfigFile};
 use crate::error::usage;
 
@@ -275,7 +275,7 @@ const BLB_DEFAULT_V: f64 = 9.0;
 
 /// BLB settings: flags over `[blb]` over the defaults (unchecked: the caller validates).
 pub fn blb_config(args: &BalanceArgs, f: &BlbSection) -> anyhow::Result<BlbConfig> {
-    let mut c = BlbConfig::default();
+    let mut c = variant_config(&args.variant, f)?;
     let preset = args.alpha_preset.as_deref().or(f.alpha_preset.as_deref());
     let mut d = match preset {
         None | Some("ddos") => DistanceConfig::ddos(),
@@ -336,6 +336,41 @@ pub fn blb_config(args: &BalanceArgs, f: &BlbSection) -> anyhow::Result<BlbConfi
             )));
         }
     };
+    Ok(c)
+}
+
+/// The defaults of the variant the flags or `[blb]` name, with robust BLB's own settings
+/// from the flags over `[blb]` (unchecked: the caller validates).
+pub fn variant_config(args: &VariantArgs, f: &BlbSection) -> anyhow::Result<BlbConfig> {
+    let variant = match (&args.blb_variant, &f.variant) {
+        (Some(v), _) => v
+            .parse::<Variant>()
+            .map_err(|e| usage(format!("unknown --blb-variant {e}")))?,
+        (None, Some(v)) => v
+            .parse::<Variant>()
+            .map_err(|e| usage(format!("[blb] variant must be robust or paper, not {e}")))?,
+        (None, None) => Variant::Robust,
+    };
+    let mut c = BlbConfig::for_variant(variant);
+    set(&mut c.join_distance, args.join_distance.or(f.join_distance));
+    set(&mut c.headroom, args.headroom.or(f.headroom));
+    let noise = if args.no_noise { Some(false) } else { f.noise };
+    let sigmas = args.noise_sigmas.or(f.noise_sigmas);
+    c.noise_sigmas = match noise {
+        Some(false) => None,
+        Some(true) => Some(sigmas.or(c.noise_sigmas).unwrap_or(2.0)),
+        None => sigmas.map(Some).unwrap_or(c.noise_sigmas),
+    };
+    match args.start.as_deref().or(f.start.as_deref()) {
+        None => {}
+        Some("warm-up") => c.start = Start::WarmUp,
+        Some("on-line") => c.start = Start::Online,
+        Some(other) => {
+            return Err(usage(format!(
+                "unknown --start '{other}' (expected warm-up or on-line)"
+            )));
+        }
+    }
     Ok(c)
 }
 
@@ -455,6 +490,60 @@ mod tests {
             BalanceSettings::merge(&a, &file).unwrap().blb.constraint,
             Constraint::Threshold(70.0)
         );
+    }
+
+    #[test]
+    fn blb_variant_and_robust_settings() {
+        let mut a = args();
+        a.algorithm = Some("blb".into());
+        let merge = |a: &BalanceArgs, text: &str| {
+            BalanceSettings::merge(a, &ConfigFile::parse(text).unwrap()).map(|s| s.blb)
+        };
+        // Robust by default; `variant = "paper"` gives the paper's defaults.
+        assert_eq!(merge(&a, "").unwrap(), BlbConfig::robust());
+        assert_eq!(
+            merge(&a, "[blb]\nvariant = \"paper\"\n").unwrap(),
+            BlbConfig::paper()
+        );
+        // The flag wins over the file.
+        a.variant.blb_variant = Some("robust".into());
+        assert_eq!(
+            merge(&a, "[blb]\nvariant = \"paper\"\n").unwrap().variant,
+            Variant::Robust
+        );
+        a.variant.blb_variant = None;
+        // Robust BLB's own keys, and their flags.
+        let c = merge(
+            &a,
+            "[blb]\njoin_distance = 0.4\nheadroom = 0.1\nnoise = false\nstart = \"warm-up\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.join_distance, c.headroom, c.noise_sigmas, c.start),
+            (0.4, 0.1, None, Start::WarmUp)
+        );
+        a.variant.noise_sigmas = Some(1.5);
+        assert_eq!(merge(&a, "").unwrap().noise_sigmas, Some(1.5));
+        a.variant.no_noise = true;
+        assert_eq!(merge(&a, "").unwrap().noise_sigmas, None);
+        a.variant = Default::default();
+        // Errors name what the user wrote.
+        let e = merge(&a, "[blb]\nvariant = \"odd\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[blb] variant"), "{e}");
+        a.variant.blb_variant = Some("odd".into());
+        let e = merge(&a, "").unwrap_err().to_string();
+        assert!(e.contains("--blb-variant"), "{e}");
+        a.variant.blb_variant = None;
+        a.variant.join_distance = Some(0.0);
+        let e = merge(&a, "").unwrap_err().to_string();
+        assert!(e.contains("join_distance"), "{e}");
+        a.variant.join_distance = None;
+        let e = merge(&a, "[blb]\ntrain_flows = 5000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train_flows") && e.contains("2000"), "{e}");
     }
 
     #[test]

@@ -2,17 +2,22 @@
 
 use std::io::IsTerminal;
 
-use blb_core::blb::{Constraint, DistanceConfig};
+use blb_core::blb::{BlbConfig, Constraint, DistanceConfig};
 use blb_core::packet::NANOS_PER_SEC;
 use blb_gen::Scenario;
 
 use crate::cli::ExperimentArgs;
 use crate::error::usage;
-use crate::experiment::{self, ALGORITHMS, ExperimentSettings};
+use crate::experiment::suite::{self, SuiteSettings};
+use crate::experiment::{self, ExperimentSettings};
 
 /// Turn the flags into settings (paper defaults for everything not given).
 pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
     let mut s = ExperimentSettings::default();
+    s.blb = BlbConfig {
+        distance: s.blb.distance.clone(),
+        ..crate::settings::variant_config(&a.variant, &Default::default())?
+    };
     if let Some(name) = &a.scenario {
         s.scenario = name.parse::<Scenario>().map_err(usage)?;
         if s.scenario == Scenario::Background {
@@ -89,11 +94,117 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
     Ok(s)
 }
 
+/// Default seeds per scenario of the suite.
+const SUITE_SEEDS: u64 = 20;
+
+/// Where the shared captures are, relative to the working directory, when they are there.
+const SHARED_CAPTURES: &str = "../shared/pcaps";
+
+/// The suite's settings from the flags.
+pub fn suite_settings(a: &ExperimentArgs) -> anyhow::Result<SuiteSettings> {
+    for (set, flag) in [
+        (a.read.is_some(), "--read"),
+        (a.scenario.is_some(), "--scenario"),
+        (a.seed.is_some(), "--seed"),
+        (a.training.is_some(), "--training"),
+        (a.capacity.is_some(), "--capacity"),
+        (a.ports_per_packet, "--ports-per-packet"),
+        (a.alpha_preset.is_some(), "--alpha-preset"),
+    ] {
+        if set {
+            return Err(usage(format!(
+                "{flag} does not apply to --suite, whose scenarios set it"
+            )));
+        }
+    }
+    let mut base = settings(a)?;
+    if a.out.is_none() {
+        base.out = "results/suite".into();
+    }
+    let seeds = a.seeds.unwrap_or(SUITE_SEEDS);
+    if seeds == 0 {
+        return Err(usage("--seeds must be at least 1"));
+    }
+    let known: Vec<&str> = suite::scenarios().iter().map(|s| s.name).collect();
+    if let Some(bad) = a.only.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(usage(format!(
+            "unknown --only scenario '{bad}' (expected one of {})",
+            known.join(", ")
+        )));
+    }
+    let captures = match &a.captures {
+        Some(dir) if !dir.is_dir() => {
+            return Err(usage(format!(
+                "--captures {} is not a folder",
+                dir.display()
+            )));
+        }
+        Some(dir) => Some(dir.clone()),
+        None => Some(std::path::PathBuf::from(SHARED_CAPTURES)).filter(|d| d.is_dir()),
+    };
+    Ok(SuiteSettings {
+        base,
+        seeds,
+        first_seed: a.first_seed.unwrap_or(1),
+        captures,
+        only: a.only.clone(),
+        threads: a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+    })
+}
+
+fn run_suite(a: &ExperimentArgs) -> anyhow::Result<()> {
+    let s = suite_settings(a)?;
+    let pb = (!a.no_progress && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let report = suite::run(&s, pb.as_ref())?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    report.write(&s.base.out)?;
+    println!(
+        "{} seeds per scenario. {}.
+",
+        report.seeds, report.setup
+    );
+    for skipped in &report.skipped {
+        println!("skipped: {skipped}");
+    }
+    println!("{}", report.summary_table());
+    println!("{}", report.checks_text());
+    println!(
+        "Suite report, runs and figure written to {}/",
+        s.base.out.display()
+    );
+    Ok(())
+}
+
 /// Run the subcommand.
 pub fn run(a: &ExperimentArgs) -> anyhow::Result<()> {
+    if a.suite {
+        return run_suite(a);
+    }
+    for (set, flag) in [
+        (a.seeds.is_some(), "--seeds"),
+        (a.first_seed.is_some(), "--first-seed"),
+        (a.captures.is_some(), "--captures"),
+        (!a.only.is_empty(), "--only"),
+        (a.threads.is_some(), "--threads"),
+    ] {
+        if set {
+            return Err(usage(format!("{flag} needs --suite")));
+        }
+    }
     let s = settings(a)?;
     let pb = (!a.no_progress && std::io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new(ALGORITHMS.len() as u64);
+        let pb = indicatif::ProgressBar::new(4);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

@@ -2,8 +2,12 @@
 //! capture read), split by single, round-robin, hash and blb, and the source-address CUSUM
 //! detector (and the scan detector) runs on each sensor's traffic; the cluster detects when any
 //! sensor alarms. The report gives detection times beside the load balance each algorithm kept.
+//! [`suite`] runs it over many scenarios and seeds.
 
 mod report;
+pub mod suite;
+mod suite_figure;
+mod suite_report;
 
 pub use report::{AlgorithmResult, Report};
 
@@ -11,15 +15,35 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, Single};
-use blb_core::blb::{BlbBalancer, BlbConfig, DistanceConfig};
+use blb_core::blb::{BlbBalancer, BlbConfig, DistanceConfig, Variant, sample_evenly};
 use blb_core::flow_key::{FlowKey, KeyOptions};
 use blb_core::packet::{Addr, NANOS_PER_SEC, Nanos, PacketMeta};
 use blb_core::{Engine, EngineConfig};
 use blb_detect::{AddressDb, AddressDbConfig, Cusum, CusumConfig, ScanConfig, ScanDetector};
 use blb_gen::{GenOptions, Scenario};
 
-/// The algorithms compared, in report order.
-pub const ALGORITHMS: [&str; 4] = ["single", "round-robin", "hash", "blb"];
+/// A balancing algorithm of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Everything to one sensor.
+    Single,
+    /// Flow-based round robin.
+    RoundRobin,
+    /// Keyed hash of the 5-tuple.
+    Hash,
+    /// BLB, paper or robust.
+    Blb(Variant),
+}
+
+/// The algorithms of one experiment, in report order: BLB is the settings' variant.
+pub fn algorithms(s: &ExperimentSettings) -> [(&'static str, Algorithm); 4] {
+    [
+        ("single", Algorithm::Single),
+        ("round-robin", Algorithm::RoundRobin),
+        ("hash", Algorithm::Hash),
+        ("blb", Algorithm::Blb(s.blb.variant)),
+    ]
+}
 
 /// A fixed hash key, so that reports are reproducible (the balancer's own default is random).
 const EXPERIMENT_KEY: [u8; 16] = *b"blb-experiment!!";
@@ -66,7 +90,7 @@ impl Default for ExperimentSettings {
             load_time_constant: NANOS_PER_SEC,
             blb: BlbConfig {
                 distance: DistanceConfig::ddos(),
-                ..BlbConfig::default()
+                ..BlbConfig::robust()
             },
             cusum: CusumConfig::default(),
             scan: ScanConfig::default(),
@@ -76,6 +100,21 @@ impl Default for ExperimentSettings {
 }
 
 impl ExperimentSettings {
+    /// BLB settings of a variant: that variant's defaults with this experiment's distance,
+    /// constraint, λ and duplication.
+    pub fn blb_of(&self, variant: Variant) -> BlbConfig {
+        if variant == self.blb.variant {
+            return self.blb.clone();
+        }
+        BlbConfig {
+            distance: self.blb.distance.clone(),
+            constraint: self.blb.constraint,
+            lambda: self.blb.lambda,
+            duplication: self.blb.duplication,
+            ..BlbConfig::for_variant(variant)
+        }
+    }
+
     /// The variance bound V (BLB's, or the paper's 9 under the threshold constraint).
     pub fn blb_variance_bound(&self) -> f64 {
         match self.blb.constraint {
@@ -89,6 +128,9 @@ impl ExperimentSettings {
 pub struct Traffic {
     /// Packets in time order.
     pub packets: Vec<PacketMeta>,
+    /// For each packet, whether it belongs to the attack, when the traffic says so (generated
+    /// scenarios and captures laid over generated background); empty otherwise.
+    pub attack: Vec<bool>,
     /// When the attack starts (the end of training).
     pub attack_start: Nanos,
     /// End of the capture.
@@ -100,6 +142,7 @@ pub struct Traffic {
 /// Generate the scenario (or read the capture) and parse it.
 pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
     let mut packets = Vec::new();
+    let mut attack = Vec::new();
     let description;
     let attack_start;
     match &s.read {
@@ -114,13 +157,12 @@ pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
             );
         }
         None => {
-            let mut sink = |ts: u64, frame: &[u8]| {
-                packets.push(blb_wire::parse(1, ts, frame.len() as u32, frame));
-                Ok(())
+            let mut sink = Tagging {
+                packets: &mut packets,
+                attack: &mut attack,
             };
-            let report =
-                blb_gen::generate(s.scenario, &s.generator, &mut blb_gen::FnSink(&mut sink))
-                    .map_err(|e| crate::error::usage(e.to_string()))?;
+            let report = blb_gen::generate(s.scenario, &s.generator, &mut sink)
+                .map_err(|e| crate::error::usage(e.to_string()))?;
             attack_start = s.generator.start_time * NANOS_PER_SEC
                 + (report.attack_start_secs * NANOS_PER_SEC as f64) as u64;
             description = format!(
@@ -136,28 +178,87 @@ pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
     let end = packets.iter().map(|p| p.ts).max().unwrap_or(0);
     Ok(Traffic {
         packets,
+        attack,
         attack_start,
         end,
         description,
     })
 }
 
+/// A frame sink that parses each frame and keeps whether the generator called it attack.
+struct Tagging<'a> {
+    packets: &'a mut Vec<PacketMeta>,
+    attack: &'a mut Vec<bool>,
+}
+
+impl blb_gen::FrameSink for Tagging<'_> {
+    fn frame(&mut self, ts: u64, frame: &[u8]) -> std::io::Result<()> {
+        self.tagged_frame(ts, frame, false)
+    }
+
+    fn tagged_frame(&mut self, ts: u64, frame: &[u8], attack: bool) -> std::io::Result<()> {
+        self.packets
+            .push(blb_wire::parse(1, ts, frame.len() as u32, frame));
+        self.attack.push(attack);
+        Ok(())
+    }
+}
+
+/// What is known of the attack: its sources, and which packets are its.
+pub struct Attack {
+    /// The attack's own sources: hosts that sent attack packets before any was sent to them
+    /// (a scanned host's replies do not make it an attacker).
+    pub sources: HashSet<Addr>,
+    /// For each packet, whether it belongs to the attack.
+    pub packets: Vec<bool>,
+}
+
+impl Attack {
+    /// The attack of the traffic: from its tags, or else the packets after training from
+    /// sources the address database has not seen.
+    pub fn of(t: &Traffic, db: &AddressDb) -> Self {
+        let packets: Vec<bool> = if t.attack.len() == t.packets.len() {
+            t.attack.clone()
+        } else {
+            t.packets
+                .iter()
+                .map(|p| p.ts >= t.attack_start && p.src.is_ip() && !db.contains(&p.src))
+                .collect()
+        };
+        // An attacker sends before it is sent to; a target that answers (a scanned host) is
+        // sent to first.
+        let mut sources = HashSet::new();
+        let mut targets = HashSet::new();
+        for (p, _) in t.packets.iter().zip(&packets).filter(|(_, a)| **a) {
+            if p.src.is_ip() && !targets.contains(&p.src) {
+                sources.insert(p.src);
+            }
+            if !sources.contains(&p.dst) {
+                targets.insert(p.dst);
+            }
+        }
+        Attack { sources, packets }
+    }
+}
+
 fn balancer(
-    name: &str,
+    algorithm: Algorithm,
     s: &ExperimentSettings,
     train: &[PacketMeta],
 ) -> anyhow::Result<Box<dyn Balancer>> {
     let n = s.sensors;
-    Ok(match name {
-        "single" => Box::new(Single::new(n)),
-        "round-robin" => Box::new(RoundRobin::new(n)),
-        "hash" => Box::new(HashBalancer::new(
+    Ok(match algorithm {
+        Algorithm::Single => Box::new(Single::new(n)),
+        Algorithm::RoundRobin => Box::new(RoundRobin::new(n)),
+        Algorithm::Hash => Box::new(HashBalancer::new(
             n,
             HashMode::FiveTuple,
             HashKey(EXPERIMENT_KEY),
         )),
-        _ => {
-            let mut b = BlbBalancer::new(vec![s.capacity; n], s.blb.clone())
+        Algorithm::Blb(variant) => {
+            let cfg = s.blb_of(variant);
+            let want = cfg.train_flows;
+            let mut b = BlbBalancer::new(vec![s.capacity; n], cfg)
                 .map_err(|e| crate::error::usage(e.to_string()))?;
             let mut seen = HashSet::new();
             let points: Vec<_> = train
@@ -166,26 +267,22 @@ fn balancer(
                 .filter(|p| seen.insert(FlowKey::from_packet(p, KeyOptions::default(), true).0))
                 .map(|p| b.point(p))
                 .collect();
-            if !points.is_empty() {
-                let want = s.blb.train_flows.max(1);
-                let step = (points.len() as f64 / want as f64).max(1.0);
-                let sample: Vec<_> = (0..want.min(points.len()))
-                    .map(|i| points[(i as f64 * step) as usize])
-                    .collect();
-                b.train(&sample);
+            if !points.is_empty() && want > 0 {
+                b.train(&sample_evenly(&points, want));
             }
             Box::new(b)
         }
     })
 }
 
-/// Run one algorithm over the traffic.
+/// Run one algorithm over the traffic; `name` labels its row.
 pub fn run_algorithm(
     name: &str,
+    algorithm: Algorithm,
     s: &ExperimentSettings,
     t: &Traffic,
     db: &AddressDb,
-    attackers: &HashSet<Addr>,
+    attack: &Attack,
 ) -> anyhow::Result<AlgorithmResult> {
     let train: Vec<PacketMeta> = t
         .packets
@@ -195,7 +292,7 @@ pub fn run_algorithm(
         .collect();
     let mut cfg = EngineConfig::new(s.sensors, s.capacity);
     cfg.load_time_constant = s.load_time_constant;
-    let mut engine = Engine::new(cfg, balancer(name, s, &train)?)?;
+    let mut engine = Engine::new(cfg, balancer(algorithm, s, &train)?)?;
     let mut cusum = (0..s.sensors)
         .map(|_| Cusum::new(s.cusum.clone(), db.clone(), Some(t.attack_start)))
         .collect::<Result<Vec<_>, _>>()
@@ -205,7 +302,8 @@ pub fn run_algorithm(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| crate::error::usage(e.to_string()))?;
     let mut sources: Vec<HashSet<Addr>> = vec![HashSet::new(); s.sensors];
-    for p in &t.packets {
+    let mut attack_packets = vec![0u64; s.sensors];
+    for (p, &is_attack) in t.packets.iter().zip(&attack.packets) {
         let to = engine.handle(p);
         if p.ts < t.attack_start {
             continue;
@@ -214,8 +312,11 @@ pub fn run_algorithm(
             let i = usize::from(i);
             cusum[i].observe(p);
             scan[i].observe(p);
-            if attackers.contains(&p.src) {
-                sources[i].insert(p.src);
+            if is_attack {
+                attack_packets[i] += 1;
+                if attack.sources.contains(&p.src) {
+                    sources[i].insert(p.src);
+                }
             }
         }
     }
@@ -226,16 +327,24 @@ pub fn run_algorithm(
     for d in &mut scan {
         d.finish(t.end);
     }
-    Ok(report::result(
-        name,
-        s,
-        t,
-        &engine,
-        &cusum,
-        &scan,
-        &sources,
-        attackers.len(),
-    ))
+    let spread = report::Spread {
+        sources: &sources,
+        attackers: attack.sources.len(),
+        packets: &attack_packets,
+        attack_packets: attack.packets.iter().filter(|a| **a).count() as u64,
+    };
+    Ok(report::result(name, s, t, &engine, &cusum, &scan, &spread))
+}
+
+/// The detector's address database, learned from the traffic before the attack.
+pub fn address_db(t: &Traffic) -> anyhow::Result<AddressDb> {
+    let mut db = AddressDb::new(AddressDbConfig::default())
+        .map_err(|e| crate::error::usage(e.to_string()))?;
+    for p in t.packets.iter().filter(|p| p.ts < t.attack_start) {
+        db.learn(p);
+    }
+    db.finish_training();
+    Ok(db)
 }
 
 /// Run the whole experiment and write the report, series and figure to the output directory.
@@ -244,25 +353,14 @@ pub fn run(
     progress: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Report> {
     let t = traffic(s)?;
-    let mut db = AddressDb::new(AddressDbConfig::default())
-        .map_err(|e| crate::error::usage(e.to_string()))?;
-    for p in t.packets.iter().filter(|p| p.ts < t.attack_start) {
-        db.learn(p);
-    }
-    db.finish_training();
-    // Attack sources: sources first seen after training, not in the database.
-    let attackers: HashSet<Addr> = t
-        .packets
-        .iter()
-        .filter(|p| p.ts >= t.attack_start && p.src.is_ip() && !db.contains(&p.src))
-        .map(|p| p.src)
-        .collect();
+    let db = address_db(&t)?;
+    let attack = Attack::of(&t, &db);
     let mut results = Vec::new();
-    for name in ALGORITHMS {
+    for (name, algorithm) in algorithms(s) {
         if let Some(pb) = progress {
             pb.set_message(format!("balancing with {name}"));
         }
-        results.push(run_algorithm(name, s, &t, &db, &attackers)?);
+        results.push(run_algorithm(name, algorithm, s, &t, &db, &attack)?);
         if let Some(pb) = progress {
             pb.inc(1);
         }

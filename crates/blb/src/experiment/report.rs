@@ -36,15 +36,49 @@ pub struct AlgorithmResult {
     pub seconds: usize,
     /// Highest per-second sensor load during the attack (%).
     pub max_load: f64,
-    /// Largest share of the attack's sources seen by one sensor.
+    /// Largest share of the attack's own sources seen by one sensor (a source counts for a
+    /// sensor once it sent it one attack packet).
     pub largest_source_share: f64,
+    /// Largest share of the attack's packets one sensor received.
+    pub largest_packet_share: f64,
     /// Per second of the attack: (second, highest Y_n over sensors, load variance).
     #[serde(skip)]
     pub series: Vec<(f64, f64, f64)>,
 }
 
+/// How the attack spread over the sensors.
+pub struct Spread<'a> {
+    /// Per sensor, the attack's sources it saw.
+    pub sources: &'a [HashSet<Addr>],
+    /// The attack's sources in all.
+    pub attackers: usize,
+    /// Per sensor, the attack packets it received.
+    pub packets: &'a [u64],
+    /// The attack's packets in all.
+    pub attack_packets: u64,
+}
+
+impl Spread<'_> {
+    fn source_share(&self) -> f64 {
+        let most = self.sources.iter().map(HashSet::len).max().unwrap_or(0);
+        if self.attackers == 0 {
+            0.0
+        } else {
+            most as f64 / self.attackers as f64
+        }
+    }
+
+    fn packet_share(&self) -> f64 {
+        let most = self.packets.iter().copied().max().unwrap_or(0);
+        if self.attack_packets == 0 {
+            0.0
+        } else {
+            most as f64 / self.attack_packets as f64
+        }
+    }
+}
+
 /// Build one algorithm's result.
-#[allow(clippy::too_many_arguments)]
 pub fn result(
     name: &str,
     s: &ExperimentSettings,
@@ -52,8 +86,7 @@ pub fn result(
     engine: &Engine,
     cusum: &[Cusum],
     scan: &[ScanDetector],
-    sources: &[HashSet<Addr>],
-    attackers: usize,
+    spread: &Spread<'_>,
 ) -> AlgorithmResult {
     let v = s.blb_variance_bound();
     let start_sec = t.attack_start / NANOS_PER_SEC;
@@ -115,11 +148,8 @@ pub fn result(
         seconds_over_v: variance.values().filter(|x| x.0 > v).count(),
         seconds,
         max_load: variance.values().map(|x| x.1).fold(0.0, f64::max),
-        largest_source_share: if attackers == 0 {
-            0.0
-        } else {
-            sources.iter().map(HashSet::len).max().unwrap_or(0) as f64 / attackers as f64
-        },
+        largest_source_share: spread.source_share(),
+        largest_packet_share: spread.packet_share(),
         series,
     }
 }
@@ -227,6 +257,7 @@ impl Report {
                 .map(|r| blb_plot::Series {
                     label: r.algorithm.clone(),
                     points: r.series.iter().map(|p| (p.0, f(p))).collect(),
+                    ..Default::default()
                 })
                 .collect::<Vec<_>>()
         };
@@ -243,6 +274,7 @@ impl Report {
                         format!("threshold th_y = {}", self.threshold),
                     )),
                     y_log: false,
+                    ..Default::default()
                 },
                 blb_plot::Panel {
                     title: "load variance per second".into(),
@@ -250,6 +282,7 @@ impl Report {
                     series: series(|p| p.2),
                     hline: Some((self.variance_bound, format!("V = {}", self.variance_bound))),
                     y_log: false,
+                    ..Default::default()
                 },
             ],
         }

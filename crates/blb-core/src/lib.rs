@@ -45,3 +45,20 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl Error {
+    /// The setting at fault, as the configuration file names it (a front end turns it into
+    /// what its user typed: a flag or a key).
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Error::Setting { setting, .. } => setting,
+        }
+    }
+
+    /// What is wrong with it, as the end of a sentence.
+    pub fn reason(&self) -> &str {
+        match self {
+            Error::Setting { reason, .. } => reason,
+        }
+    }
+}

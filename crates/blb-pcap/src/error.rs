@@ -9,9 +9,10 @@ use std::io;
 /// tcpdump/Wireshark count frames (for pcapng, the number the next packet would have had).
 #[derive(thiserror::Error, Debug)]
 pub enum PcapError {
-    /// The underlying reader or writer failed.
+    /// The underlying reader or writer failed. The OS error is in the message only (not a
+    /// source), so a chain of causes does not print it twice.
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
 
     /// The input holds no byte at all.
     #[error("the file is empty (no capture file header)")]
@@ -124,5 +125,11 @@ mod tests {
             e.to_string(),
             "not a pcap or pcapng file (magic number 0xdeadbeef)"
         );
+    }
+}
+
+impl From<io::Error> for PcapError {
+    fn from(e: io::Error) -> Self {
+        PcapError::Io(e)
     }
 }

@@ -29,6 +29,7 @@ pub enum Command {
 
 /// Flags of `blb detect`.
 #[derive(Debug, Args, Default, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct DetectArgs {
     /// Capture to watch (`-` for standard input).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
@@ -55,6 +56,7 @@ pub struct DetectArgs {
 
 /// Flags of `blb experiment`.
 #[derive(Debug, Args, Default, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct ExperimentArgs {
     /// Scenario: udp-flood (the paper's), syn-flood, port-sweep or port-scan.
     #[arg(long, value_name = "SCENARIO")]
@@ -128,6 +130,7 @@ pub struct ExperimentArgs {
 
 /// Flags of `blb balance`.
 #[derive(Debug, Args, Default, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct BalanceArgs {
     /// Capture file to read (pcap or pcapng); `-` reads standard input.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
@@ -269,6 +272,7 @@ pub struct VariantArgs {
 
 /// Flags of `blb generate`.
 #[derive(Debug, Args, Default, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct GenerateArgs {
     /// Scenario: udp-flood, syn-flood, port-sweep, port-scan or background.
     #[arg(value_name = "SCENARIO")]

@@ -230,7 +230,8 @@ impl ConfigFile {
 
     /// Parse configuration text.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+        // The toml crate's message shows the line with a caret under the fault: keep its lines.
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 }
 

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod experiment;
+pub mod names;
 pub mod live;
 pub mod pipeline;
 pub mod settings;

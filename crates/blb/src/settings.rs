@@ -12,6 +12,7 @@ use blb_core::sensor::MAX_SENSORS;
 use crate::cli::{BalanceArgs, VariantArgs};
 use crate::config::{BlbSection, ConfigFile};
 use crate::error::usage;
+use crate::names;
 
 /// Default sensor capacity: 1 Gbit/s, in bytes per second.
 pub const DEFAULT_CAPACITY: f64 = 125_000_000.0;
@@ -30,16 +31,16 @@ pub enum Algorithm {
 }
 
 impl std::str::FromStr for Algorithm {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "single" => Ok(Algorithm::Single),
             "round-robin" | "rr" => Ok(Algorithm::RoundRobin),
             "hash" => Ok(Algorithm::Hash),
             "blb" => Ok(Algorithm::Blb),
-            other => Err(usage(format!(
-                "unknown algorithm '{other}' for --algorithm (expected single, round-robin, hash or blb)"
-            ))),
+            other => Err(format!(
+                "unknown algorithm '{other}' (expected single, round-robin, hash or blb)"
+            )),
         }
     }
 }
@@ -123,6 +124,22 @@ impl BalanceSettings {
                 ));
             }
         };
+        if !live {
+            for (set, flag) in [
+                (args.backend.is_some(), "--backend"),
+                (args.filter.is_some(), "--filter"),
+                (args.metrics.is_some(), "--metrics"),
+                (args.control.is_some(), "--control"),
+                (args.log_format.is_some(), "--log-format"),
+                (args.duration.is_some(), "--duration"),
+            ] {
+                if set {
+                    return Err(usage(format!(
+                        "{flag} applies to live balancing (--interface IF), not to reading a capture"
+                    )));
+                }
+            }
+        }
         let write_dir = match args.write_dir.clone().or_else(|| b.write_dir.clone()) {
             Some(d) => d,
             None if live => PathBuf::new(),
@@ -132,6 +149,7 @@ impl BalanceSettings {
                 ));
             }
         };
+        let name = |setting: &str| names::balance_setting(setting, args, file);
         let configured = (live && !file.sensor.is_empty()).then_some(file.sensor.len());
         let sensors = match (args.sensors.or(b.sensors), configured) {
             (Some(n), Some(c)) if n != c => {
@@ -149,24 +167,37 @@ impl BalanceSettings {
         };
         if sensors == 0 || sensors > MAX_SENSORS {
             return Err(usage(format!(
-                "--sensors must be between 1 and {MAX_SENSORS}, not {sensors}"
+                "{} must be between 1 and {MAX_SENSORS}, not {sensors}",
+                name("sensors")
             )));
         }
+        let algorithm_name = names::given(
+            args.algorithm.is_some(),
+            "--algorithm",
+            "[balance] algorithm",
+        );
         let algorithm: Algorithm = args
             .algorithm
             .as_deref()
             .or(b.algorithm.as_deref())
-            .ok_or_else(|| usage("no algorithm: give --algorithm single|round-robin|hash"))?
-            .parse()?;
+            .ok_or_else(|| {
+                usage("no algorithm: give --algorithm single|round-robin|hash|blb, or [balance] algorithm in the configuration")
+            })?
+            .parse()
+            .map_err(|e| usage(format!("{algorithm_name}: {e}")))?;
         let hash_mode = match args.hash_mode.as_deref().or(b.hash_mode.as_deref()) {
-            Some(m) => m
-                .parse::<HashMode>()
-                .map_err(|e| usage(format!("--hash-mode: {e}")))?,
+            Some(m) => m.parse::<HashMode>().map_err(|e| {
+                let n = names::given(args.hash_mode.is_some(), "--hash-mode", "[balance] hash_mode");
+                usage(format!("{n}: {e}"))
+            })?,
             None => HashMode::FiveTuple,
         };
         let (hash_key, key_source) = match args.hash_key.as_deref().or(b.hash_key.as_deref()) {
             Some(hex) => (
-                HashKey::from_hex(hex).map_err(|e| usage(format!("--hash-key: {e}")))?,
+                HashKey::from_hex(hex).map_err(|e| {
+                    let n = names::given(args.hash_key.is_some(), "--hash-key", "[balance] hash_key");
+                    usage(format!("{n}: {e}"))
+                })?,
                 KeySource::Configured,
             ),
             None => (random_key()?, KeySource::Random),
@@ -190,8 +221,16 @@ impl BalanceSettings {
             )));
         }
         if let Some(c) = capacities.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
+            let which = match (&args.capacity, &b.capacities) {
+                (None, Some(_)) => "[balance] capacities".to_string(),
+                _ if live && args.capacity.is_none() && file.sensor.iter().any(|s| s.capacity.is_some()) => {
+                    "[[sensor]] capacity".to_string()
+                }
+                _ => name("capacity"),
+            };
             return Err(usage(format!(
-                "--capacity must be a positive number of bytes per second, not {c}"
+                "{which} must be a positive number of bytes per second, not {}",
+                names::num(*c)
             )));
         }
         let tau = args
@@ -200,11 +239,11 @@ impl BalanceSettings {
             .unwrap_or(1.0);
         let mut engine = EngineConfig::new(sensors, capacity);
         engine.capacities = capacities;
-        engine.load_time_constant = secs_to_nanos("--load-time-constant", tau)?;
+        engine.load_time_constant = secs_to_nanos(&name("load_time_constant"), tau)?;
         let f = &file.flow;
         engine.flow_cap = args.flow_cap.or(f.cap).unwrap_or(engine.flow_cap);
         if engine.flow_cap == 0 {
-            return Err(usage("--flow-cap must be at least 1"));
+            return Err(usage(format!("{} must be at least 1", name("flow_cap"))));
         }
         engine.key.vlan_in_key = args.vlan_in_key || f.vlan_in_key.unwrap_or(false);
         if let Some(t) = f.fragment_timeout {
@@ -217,9 +256,12 @@ impl BalanceSettings {
         if let Some(t) = file.live.report_stale_after {
             engine.report_stale_after = secs_to_nanos("[live] report_stale_after", t)?;
         }
-        engine.validate().map_err(|e| usage(e.to_string()))?;
+        engine
+            .validate()
+            .map_err(|e| names::core_error(&e, name))?;
         let blb = blb_config(args, &file.blb)?;
-        blb.validate(sensors).map_err(|e| usage(e.to_string()))?;
+        blb.validate(sensors)
+            .map_err(|e| names::core_error(&e, name))?;
         let train = args.train.clone().or_else(|| file.blb.train.clone());
         let live = if live {
             Some(crate::live::settings::LiveSettings::merge(
@@ -380,13 +422,15 @@ fn set<T>(slot: &mut T, value: Option<T>) {
     }
 }
 
+/// Seconds to nanoseconds: at least 1 ns, less than 10⁹ s (about 32 years).
 fn secs_to_nanos(name: &str, secs: f64) -> anyhow::Result<u64> {
-    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+    if !(secs.is_finite() && (1e-9..1e9).contains(&secs)) {
         return Err(usage(format!(
-            "{name} must be a positive number of seconds, not {secs}"
+            "{name} must be a number of seconds from 1e-9 (one nanosecond) up to 1e9, not {}",
+            names::num(secs)
         )));
     }
-    Ok((secs * NANOS_PER_SEC as f64) as u64)
+    Ok(((secs * NANOS_PER_SEC as f64) as u64).max(1))
 }
 
 fn random_key() -> anyhow::Result<HashKey> {

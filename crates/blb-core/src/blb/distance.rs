@@ -16,6 +16,9 @@
 
 use crate::packet::{Addr, AddrFamily, PacketMeta};
 
+/// The name of the α's sum in errors.
+pub const ALPHA_SUM: &str = "alpha_ip + alpha_port + alpha_protocol";
+
 /// Built-in service port families (functional correlation). A port is in at most one family;
 /// families given in the configuration are added after these and win on overlap.
 pub const BUILTIN_PORT_FAMILIES: &[(&str, &[u16])] = &[
@@ -111,11 +114,11 @@ impl DistanceConfig {
         }
         let sum = self.alpha_ip + self.alpha_port + self.alpha_protocol;
         if (sum - 1.0).abs() > 1e-9 {
+            // Rounded to 9 digits, so that 0.9 + 0.9 + 0.1 reads 1.9.
+            let shown = (sum * 1e9).round() / 1e9;
             return bad(
-                "alpha_ip",
-                format!(
-                    "alpha_ip + alpha_port + alpha_protocol must be 1 (so that D is in [0, 1]), not {sum}"
-                ),
+                ALPHA_SUM,
+                format!("must sum to 1 (so that D is in [0, 1]), not {shown}"),
             );
         }
         for (name, v) in [

@@ -8,6 +8,16 @@ use crate::settings::BalanceSettings;
 /// if the input stopped early.
 pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
     let settings = BalanceSettings::from_args(args)?;
+    if let Some(to) = settings.summary.as_deref().filter(|p| p.as_os_str() != "-") {
+        // Found now rather than after the whole run; written at the end.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(to)
+            .map_err(|e| {
+                crate::error::usage(format!("cannot write summary {}: {e}", to.display()))
+            })?;
+    }
     let outcome = match &settings.live {
         Some(live) => {
             init_logging(live.log_format);
@@ -35,8 +45,10 @@ pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
 fn init_logging(format: crate::live::settings::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a journal or a file gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         crate::live::settings::LogFormat::Json => builder.json().try_init(),

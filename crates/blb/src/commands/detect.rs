@@ -25,7 +25,10 @@ pub fn run(a: &DetectArgs) -> anyhow::Result<()> {
     if let Some(v) = a.threshold {
         cfg.threshold = v;
     }
-    cfg.validate().map_err(|e| usage(e.to_string()))?;
+    cfg.validate().map_err(|e| {
+        let blb_detect::DetectError::BadOption { name, reason } = e;
+        usage(format!("{} {reason}", crate::names::detect_setting(name, a)))
+    })?;
     let mut db = AddressDb::new(AddressDbConfig::default()).map_err(|e| usage(e.to_string()))?;
     if let Some(train) = &a.train {
         for_each_packet(train, |p| db.learn(p))?;

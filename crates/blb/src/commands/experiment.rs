@@ -8,6 +8,7 @@ use blb_gen::Scenario;
 
 use crate::cli::ExperimentArgs;
 use crate::error::usage;
+use crate::names;
 use crate::experiment::suite::{self, SuiteSettings};
 use crate::experiment::{self, ExperimentSettings};
 
@@ -27,6 +28,20 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         }
     }
     s.read = a.read.clone();
+    if a.read.is_some() {
+        for (set, flag) in [
+            (a.scenario.is_some(), "--scenario"),
+            (a.duration.is_some(), "--duration"),
+            (a.seed.is_some(), "--seed"),
+            (a.ports_per_packet, "--ports-per-packet"),
+        ] {
+            if set {
+                return Err(usage(format!(
+                    "{flag} applies to generated scenarios, not to --read (the capture is the traffic)"
+                )));
+            }
+        }
+    }
     if let Some(t) = a.training {
         s.generator.training_secs = t;
         s.read_training_secs = t;
@@ -87,10 +102,14 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
     }
     s.blb
         .validate(s.sensors)
-        .map_err(|e| usage(e.to_string()))?;
-    s.generator
-        .validate(s.scenario)
-        .map_err(|e| usage(e.to_string()))?;
+        .map_err(|e| names::core_error(&e, |n| names::experiment_setting(n, a)))?;
+    s.generator.validate(s.scenario).map_err(|e| match e {
+        blb_gen::GenError::BadOption { name, reason } => usage(format!(
+            "{} {reason}",
+            names::experiment_setting(name, a)
+        )),
+        other => usage(other.to_string()),
+    })?;
     Ok(s)
 }
 

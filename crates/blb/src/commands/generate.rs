@@ -66,11 +66,22 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GenOptions> {
     Ok(o)
 }
 
+/// A generator error naming the flag or `[generate]` key the user wrote.
+pub fn gen_error(e: &blb_gen::GenError, args: &GenerateArgs) -> anyhow::Error {
+    match e {
+        blb_gen::GenError::BadOption { name, reason } => usage(format!(
+            "{} {reason}",
+            crate::names::generate_setting(name, args)
+        )),
+        other => usage(other.to_string()),
+    }
+}
+
 /// Run the subcommand.
 pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let scenario: Scenario = args.scenario.parse().map_err(|e: String| usage(e))?;
     let opts = options(args)?;
-    opts.validate(scenario).map_err(|e| usage(e.to_string()))?;
+    opts.validate(scenario).map_err(|e| gen_error(&e, args))?;
     let path = &args.write;
     let to_stdout = path.as_os_str() == "-";
     let out: Box<dyn Write> = if to_stdout {

@@ -150,7 +150,15 @@ pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
             let name = path.display().to_string();
             crate::pipeline::for_each_packet(path, |p| packets.push(*p))?;
             let first = packets.first().map_or(0, |p| p.ts);
+            let last = packets.iter().map(|p| p.ts).max().unwrap_or(first);
             attack_start = first + (s.read_training_secs * NANOS_PER_SEC as f64) as u64;
+            if attack_start > last {
+                return Err(crate::error::usage(format!(
+                    "{name} lasts {:.1} s, no longer than --training {}: nothing is left to judge (give a shorter --training)",
+                    (last - first) as f64 / NANOS_PER_SEC as f64,
+                    s.read_training_secs
+                )));
+            }
             description = format!(
                 "capture {name}, first {} s for training",
                 s.read_training_secs

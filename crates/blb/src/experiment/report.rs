@@ -41,9 +41,9 @@ pub struct AlgorithmResult {
     pub largest_source_share: f64,
     /// Largest share of the attack's packets one sensor received.
     pub largest_packet_share: f64,
-    /// Per second of the attack: (second, highest Y_n over sensors, load variance).
+    /// Per second of the attack.
     #[serde(skip)]
-    pub series: Vec<(f64, f64, f64)>,
+    pub series: Vec<Second>,
 }
 
 /// How the attack spread over the sensors.
@@ -78,6 +78,21 @@ impl Spread<'_> {
     }
 }
 
+/// One second of an algorithm's run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Second {
+    /// Seconds since the attack started.
+    pub second: f64,
+    /// Highest CUSUM statistic Y_n over the sensors.
+    pub y: f64,
+    /// Variance of the sensors' loads in that second (%²).
+    pub variance: f64,
+    /// The scan detector's state, highest over the sensors: the larger of a source's distinct
+    /// targets over its threshold and a port's distinct addresses over its threshold (it
+    /// alarms at 1).
+    pub scan: f64,
+}
+
 /// Build one algorithm's result.
 pub fn result(
     name: &str,
@@ -103,17 +118,31 @@ pub fn result(
             *e = e.max(iv.y);
         }
     }
+    let mut max_scan: BTreeMap<u64, f64> = BTreeMap::new();
+    let (by_source, by_port) = (
+        s.scan.source_threshold.max(1) as f64,
+        s.scan.port_threshold.max(1) as f64,
+    );
+    for d in scan {
+        for iv in d.intervals() {
+            let score = (iv.max_targets_per_source as f64 / by_source)
+                .max(iv.max_dsts_per_port as f64 / by_port);
+            let e = max_scan.entry(iv.index).or_insert(0.0);
+            *e = e.max(score);
+        }
+    }
     let last = max_y
         .keys()
         .chain(variance.keys())
         .copied()
         .max()
         .unwrap_or(0);
-    let series: Vec<(f64, f64, f64)> = (0..=last)
-        .map(|n| {
-            let y = max_y.get(&n).copied().unwrap_or(0.0);
-            let var = variance.get(&n).map_or(0.0, |x| x.0);
-            (n as f64, y, var)
+    let series: Vec<Second> = (0..=last)
+        .map(|n| Second {
+            second: n as f64,
+            y: max_y.get(&n).copied().unwrap_or(0.0),
+            variance: variance.get(&n).map_or(0.0, |x| x.0),
+            scan: max_scan.get(&n).copied().unwrap_or(0.0),
         })
         .collect();
     let seconds = variance.len();
@@ -165,6 +194,10 @@ pub struct Report {
     pub variance_bound: f64,
     /// The CUSUM threshold th_y.
     pub threshold: f64,
+    /// Whether the scenario is a scan, judged by the scan detector (its state is drawn).
+    pub scan_scenario: bool,
+    /// How the largest share of attack sources is counted, in words.
+    pub share_definition: String,
     /// Per algorithm.
     pub results: Vec<AlgorithmResult>,
 }
@@ -191,6 +224,16 @@ impl Report {
             ),
             variance_bound: s.blb_variance_bound(),
             threshold: s.cusum.threshold,
+            scan_scenario: s.read.is_none()
+                && matches!(
+                    s.scenario,
+                    blb_gen::Scenario::PortSweep | blb_gen::Scenario::PortScan
+                ),
+            share_definition: if t.attack.len() == t.packets.len() {
+                "the attack's own sources (hosts that sent attack packets before any was sent to them; a scanned host's replies do not count), as the generator marks its frames".into()
+            } else {
+                "sources first seen after training that the detector's address database did not know".into()
+            },
             results,
         }
     }
@@ -224,9 +267,10 @@ impl Report {
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let md = format!(
-            "# blb experiment\n\nTraffic: {}.\n\nSetup: {}.\n\nDetection times count from the attack's start; the cluster detects when any sensor alarms.\n\n{}\n![Y_n and load variance over time](figure.png)\n",
+            "# blb experiment\n\nTraffic: {}.\n\nSetup: {}.\n\nDetection times count from the attack's start; the cluster detects when any sensor alarms. The largest share of attack sources is the largest fraction of {} seen by one sensor.\n\n{}\n![Y_n and load variance over time](figure.png)\n",
             self.traffic,
             self.setup,
+            self.share_definition,
             self.table()
         );
         let write = |name: &str, text: String| {
@@ -235,10 +279,14 @@ impl Report {
         };
         write("report.md", md)?;
         write("report.json", serde_json::to_string_pretty(self)? + "\n")?;
-        let mut csv = String::from("second,algorithm,max_y,load_variance\n");
+        let mut csv = String::from("second,algorithm,max_y,load_variance,scan_state\n");
         for r in &self.results {
-            for (sec, y, v) in &r.series {
-                let _ = writeln!(csv, "{sec},{},{y:.4},{v:.4}", r.algorithm);
+            for p in &r.series {
+                let _ = writeln!(
+                    csv,
+                    "{},{},{:.4},{:.4},{:.4}",
+                    p.second, r.algorithm, p.y, p.variance, p.scan
+                );
             }
         }
         write("series.csv", csv)?;
@@ -251,40 +299,59 @@ impl Report {
     }
 
     fn figure(&self) -> blb_plot::Figure {
-        let series = |f: fn(&(f64, f64, f64)) -> f64| {
+        let series = |f: fn(&Second) -> f64| {
             self.results
                 .iter()
-                .map(|r| blb_plot::Series {
-                    label: r.algorithm.clone(),
-                    points: r.series.iter().map(|p| (p.0, f(p))).collect(),
-                    ..Default::default()
+                .map(|r| blb_plot::Series::new(r.algorithm.clone(), r.series.iter().map(|p| (p.second, f(p))).collect()))
+                .collect::<Vec<_>>()
+        };
+        let markers = |at: fn(&AlgorithmResult) -> Option<f64>, what: &str| {
+            self.results
+                .iter()
+                .filter_map(|r| {
+                    at(r).map(|t| blb_plot::Marker {
+                        x: t,
+                        label: format!("{} {what} {t:.0} s", r.algorithm),
+                        series: Some(r.algorithm.clone()),
+                    })
                 })
                 .collect::<Vec<_>>()
         };
+        let cusum = blb_plot::Panel {
+            title: "source-address CUSUM: Y_n over time (vertical lines: detection)".into(),
+            y_label: "Y_n (max over sensors)".into(),
+            series: series(|p| p.y),
+            hline: Some((
+                self.threshold,
+                format!("threshold th_y = {}", self.threshold),
+            )),
+            markers: markers(|r| r.detection_secs, "detects at"),
+            ..Default::default()
+        };
+        let scan = blb_plot::Panel {
+            title: "scan detector: its state (1 = alarm; vertical lines: detection)".into(),
+            y_label: "targets / threshold (max over sensors)".into(),
+            series: series(|p| p.scan),
+            hline: Some((1.0, "alarm".into())),
+            markers: markers(|r| r.scan_detection_secs, "detects at"),
+            ..Default::default()
+        };
+        let variance = blb_plot::Panel {
+            title: "load variance per second".into(),
+            y_label: "variance of sensor load (%²)".into(),
+            series: series(|p| p.variance),
+            hline: Some((self.variance_bound, format!("V = {}", self.variance_bound))),
+            ..Default::default()
+        };
+        let (title, panels) = if self.scan_scenario {
+            ("Scan detector per algorithm (cluster max over sensors)", vec![scan, cusum, variance])
+        } else {
+            ("Source-address CUSUM per algorithm (cluster max over sensors)", vec![cusum, variance])
+        };
         blb_plot::Figure {
-            title: "Source-address CUSUM per algorithm (cluster max over sensors)".into(),
+            title: title.into(),
             x_label: "seconds since the attack started".into(),
-            panels: vec![
-                blb_plot::Panel {
-                    title: "Y_n over time".into(),
-                    y_label: "Y_n (max over sensors)".into(),
-                    series: series(|p| p.1),
-                    hline: Some((
-                        self.threshold,
-                        format!("threshold th_y = {}", self.threshold),
-                    )),
-                    y_log: false,
-                    ..Default::default()
-                },
-                blb_plot::Panel {
-                    title: "load variance per second".into(),
-                    y_label: "variance of sensor load (%²)".into(),
-                    series: series(|p| p.2),
-                    hline: Some((self.variance_bound, format!("V = {}", self.variance_bound))),
-                    y_log: false,
-                    ..Default::default()
-                },
-            ],
+            panels,
         }
     }
 }

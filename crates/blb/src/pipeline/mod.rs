@@ -40,6 +40,12 @@ pub fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
     if path.as_os_str() == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
+    if path.is_dir() {
+        return Err(crate::error::usage(format!(
+            "{} is a directory, not a capture file",
+            path.display()
+        )));
+    }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata().ok().map(|m| m.len());
     Ok((Box::new(file), len))

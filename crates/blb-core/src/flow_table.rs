@@ -5,6 +5,13 @@
 //! second wide). When a slot comes due, flows whose deadline moved later (because packets
 //! arrived) are re-filed into the slot of their new deadline, the others expire. Nothing ever
 //! scans the whole table.
+//!
+//! Memory is bounded by the cap alone, whatever the rate of new flows: the wheel's slots are
+//! intrusive doubly-linked lists threaded through the flow entries (a slot is one `u32` head;
+//! a flow carries its two links), so a flow is filed in exactly one slot, moving or removing
+//! it unlinks it at once, and no slot keeps a buffer sized by the busiest second it ever saw.
+//! The table's own storage (entries, free list, index) grows to the peak number of live flows
+//! and never past the cap.
 
 use std::collections::HashMap;
 
@@ -91,10 +98,12 @@ pub struct Flow {
     fin_lo_to_hi: bool,
     fin_hi_to_lo: bool,
     deadline: Nanos,
-    generation: u32,
     live: bool,
-    /// The second of the wheel slot the flow is filed under (other entries are stale).
+    /// The second of the wheel slot the flow is filed under.
     filed: u64,
+    /// The previous and next flow in the same wheel slot ([`NIL`] at either end).
+    prev: u32,
+    next: u32,
 }
 
 impl Flow {
@@ -211,14 +220,17 @@ pub struct FlowTableStats {
 
 const WHEEL_SLOTS: u64 = 1024;
 
+/// The end of a wheel slot's list.
+const NIL: u32 = u32::MAX;
+
 /// The flow table. See the module documentation.
 #[derive(Debug)]
 pub struct FlowTable {
     map: HashMap<FlowKey, u32>,
     flows: Vec<Flow>,
     free: Vec<u32>,
-    /// Slots of one second: (flow index, generation, the second it was filed for).
-    wheel: Vec<Vec<(u32, u32, u64)>>,
+    /// Slots of one second: the first flow filed in each ([`NIL`] when empty).
+    wheel: Vec<u32>,
     /// The last second whose slot was processed.
     cursor: Option<u64>,
     cap: usize,
@@ -233,7 +245,7 @@ impl FlowTable {
             map: HashMap::with_capacity(cap.min(1 << 16)),
             flows: Vec::new(),
             free: Vec::new(),
-            wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            wheel: vec![NIL; WHEEL_SLOTS as usize],
             cursor: None,
             cap: cap.max(1),
             timeouts,
@@ -279,9 +291,10 @@ impl FlowTable {
         flow.update(p, dir, now, &self.timeouts);
         // A shorter timeout (RST, both FINs) can move the deadline before the slot the flow is
         // filed in: file it again, earlier (the later entry becomes stale).
-        let (deadline, generation, filed) = (flow.deadline, flow.generation, flow.filed);
+        let (deadline, filed) = (flow.deadline, flow.filed);
         if self.slot_second(deadline) < filed {
-            self.schedule(idx as u32, generation, deadline);
+            self.unlink(idx as u32);
+            self.schedule(idx as u32, deadline);
         }
         self.flows.get(idx)
     }
@@ -315,16 +328,15 @@ impl FlowTable {
             fin_lo_to_hi: false,
             fin_hi_to_lo: false,
             deadline: now,
-            generation: 0,
             live: true,
             filed: 0,
+            prev: NIL,
+            next: NIL,
         };
         flow.update(p, dir, now, &self.timeouts);
         let idx = match self.free.pop() {
             Some(i) => {
-                let slot = &mut self.flows[i as usize];
-                flow.generation = slot.generation.wrapping_add(1);
-                *slot = flow;
+                self.flows[i as usize] = flow;
                 i
             }
             None => {
@@ -335,11 +347,8 @@ impl FlowTable {
         self.map.insert(key, idx);
         self.stats.created += 1;
         self.stats.peak = self.stats.peak.max(self.map.len() as u64);
-        let (deadline, generation) = (
-            self.flows[idx as usize].deadline,
-            self.flows[idx as usize].generation,
-        );
-        self.schedule(idx, generation, deadline);
+        let deadline = self.flows[idx as usize].deadline;
+        self.schedule(idx, deadline);
         &self.flows[idx as usize]
     }
 
@@ -360,25 +369,21 @@ impl FlowTable {
             cursor += 1;
             self.cursor = Some(cursor);
             let slot = (cursor % WHEEL_SLOTS) as usize;
-            let mut due = std::mem::take(&mut self.wheel[slot]);
-            for (idx, generation, filed) in due.drain(..) {
-                let Some(flow) = self.flows.get(idx as usize) else {
-                    continue;
-                };
-                if !flow.live || flow.generation != generation || flow.filed != filed {
-                    continue;
-                }
+            // Take the slot's whole list; each flow on it expires or is filed again in a
+            // later slot (never this one: the horizon is one slot short of the wheel).
+            let mut at = std::mem::replace(&mut self.wheel[slot], NIL);
+            while let Some(flow) = self.flows.get_mut(at as usize) {
+                let idx = at;
+                at = flow.next;
+                flow.prev = NIL;
+                flow.next = NIL;
                 if flow.deadline <= now {
                     self.stats.expired += 1;
                     self.remove(idx, Removal::Expired, on_removed);
                 } else {
                     let deadline = flow.deadline;
-                    self.schedule(idx, generation, deadline);
+                    self.schedule(idx, deadline);
                 }
-            }
-            // Keep the slot's allocation for reuse.
-            if self.wheel[slot].is_empty() {
-                self.wheel[slot] = due;
             }
         }
     }
@@ -418,9 +423,47 @@ impl FlowTable {
         for idx in live {
             self.remove(idx, Removal::Expired, on_removed);
         }
-        for slot in &mut self.wheel {
-            slot.clear();
+    }
+
+    /// Bytes of heap the table holds now (from its containers' capacities; the hash index
+    /// counted as hashbrown lays it out: one control byte per bucket, buckets at 7/8 load).
+    /// Grows to the peak of live flows and never past what the cap needs.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        crate::stats::hash_map_bytes::<FlowKey, u32>(self.map.capacity())
+            + self.flows.capacity() * size_of::<Flow>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.wheel.capacity() * size_of::<u32>()
+    }
+
+    /// Check the wheel's lists (tests): every live flow is filed in exactly one slot, at the
+    /// slot of its `filed` second, and the links agree both ways.
+    #[cfg(test)]
+    pub(crate) fn check_wheel(&self) {
+        let mut seen = vec![false; self.flows.len()];
+        for (slot, &head) in self.wheel.iter().enumerate() {
+            let (mut at, mut prev) = (head, NIL);
+            while at != NIL {
+                let f = &self.flows[at as usize];
+                assert!(f.live, "a removed flow is still filed");
+                assert_eq!(f.prev, prev, "broken back link");
+                assert_eq!(
+                    (f.filed % WHEEL_SLOTS) as usize,
+                    slot,
+                    "filed in the wrong slot"
+                );
+                assert!(!seen[at as usize], "a flow is filed twice");
+                seen[at as usize] = true;
+                (prev, at) = (at, f.next);
+            }
         }
+        let live = self.flows.iter().filter(|f| f.live).count();
+        assert_eq!(live, self.map.len());
+        assert_eq!(
+            seen.iter().filter(|s| **s).count(),
+            live,
+            "a live flow is not filed"
+        );
     }
 
     fn start_clock(&mut self, now: Nanos) {
@@ -435,13 +478,42 @@ impl FlowTable {
         (deadline / NANOS_PER_SEC).clamp(cursor + 1, cursor + WHEEL_SLOTS - 1)
     }
 
-    /// File `idx` in the slot of `deadline`.
-    fn schedule(&mut self, idx: u32, generation: u32, deadline: Nanos) {
+    /// File `idx` (not filed anywhere) in the slot of `deadline`, at the head of its list.
+    fn schedule(&mut self, idx: u32, deadline: Nanos) {
         let sec = self.slot_second(deadline);
+        let slot = (sec % WHEEL_SLOTS) as usize;
+        let head = self.wheel[slot];
         if let Some(f) = self.flows.get_mut(idx as usize) {
             f.filed = sec;
+            f.prev = NIL;
+            f.next = head;
         }
-        self.wheel[(sec % WHEEL_SLOTS) as usize].push((idx, generation, sec));
+        if let Some(h) = self.flows.get_mut(head as usize) {
+            h.prev = idx;
+        }
+        self.wheel[slot] = idx;
+    }
+
+    /// Take `idx` out of the slot it is filed in.
+    fn unlink(&mut self, idx: u32) {
+        let Some(f) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        let (prev, next, filed) = (f.prev, f.next, f.filed);
+        f.prev = NIL;
+        f.next = NIL;
+        match self.flows.get_mut(prev as usize) {
+            Some(p) => p.next = next,
+            None => {
+                let slot = (filed % WHEEL_SLOTS) as usize;
+                if self.wheel[slot] == idx {
+                    self.wheel[slot] = next;
+                }
+            }
+        }
+        if let Some(n) = self.flows.get_mut(next as usize) {
+            n.prev = prev;
+        }
     }
 
     fn remove(&mut self, idx: u32, why: Removal, on_removed: &mut dyn FnMut(&Flow, Removal)) {
@@ -454,6 +526,7 @@ impl FlowTable {
         flow.live = false;
         let key = flow.key;
         on_removed(flow, why);
+        self.unlink(idx);
         self.map.remove(&key);
         self.free.push(idx);
     }
@@ -464,22 +537,19 @@ impl FlowTable {
         for step in 1..=WHEEL_SLOTS {
             let sec = cursor + step;
             let slot = (sec % WHEEL_SLOTS) as usize;
-            while let Some((idx, generation, filed)) = self.wheel[slot].pop() {
-                let Some(flow) = self.flows.get(idx as usize) else {
-                    continue;
-                };
-                if !flow.live || flow.generation != generation || flow.filed != filed {
-                    continue;
-                }
-                let due =
-                    (flow.deadline / NANOS_PER_SEC).clamp(cursor + 1, cursor + WHEEL_SLOTS - 1);
+            let mut at = self.wheel[slot];
+            while let Some(flow) = self.flows.get(at as usize) {
+                let (idx, deadline) = (at, flow.deadline);
+                at = flow.next;
+                let due = (deadline / NANOS_PER_SEC).clamp(cursor + 1, cursor + WHEEL_SLOTS - 1);
                 if due <= sec {
                     self.stats.evicted += 1;
                     self.remove(idx, Removal::Evicted, on_removed);
                     return;
                 }
-                let deadline = flow.deadline;
-                self.schedule(idx, generation, deadline);
+                // Filed early (its deadline moved later since): file it where it belongs.
+                self.unlink(idx);
+                self.schedule(idx, deadline);
             }
         }
         // Every flow is filed in some slot, so the loop above always finds one; if the

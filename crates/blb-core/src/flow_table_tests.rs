@@ -259,3 +259,88 @@ fn rst_after_establishment_expires_at_the_shorter_timeout() {
         1
     );
 }
+
+#[test]
+fn memory_stays_at_the_cap_under_a_long_flood() {
+    // 1 000 new flows a second for 2 100 s (two turns of the wheel) into a table of 1 000:
+    // the heap never grows past what 1 000 flows need, however many seconds the slots saw.
+    // (The hash index may double once under churn: hashbrown rehashes in place only while
+    // at most 7/16 of its buckets are live, so it settles at up to 16/7 buckets per flow.)
+    let cap = 1000;
+    let mut t = FlowTable::new(cap, FlowTimeouts::default());
+    let mut log = Vec::new();
+    let mut peak = 0;
+    for i in 0..2_100_000u64 {
+        let ts = i * S / 1000;
+        let p = PacketMeta {
+            src: Addr::v4(((i as u32) | 1 << 31).to_be_bytes()),
+            protocol: proto::TCP,
+            tcp_flags: tcp_flags::SYN,
+            ..udp(1, 2, ts)
+        };
+        feed(&mut t, &p, &mut log);
+        log.clear();
+        peak = peak.max(t.heap_bytes());
+    }
+    assert!(t.len() <= cap);
+    t.check_wheel();
+    let entries = cap.next_power_of_two() * (std::mem::size_of::<Flow>() + 4);
+    let index =
+        (cap * 16 / 7 + 1).next_power_of_two() * (std::mem::size_of::<(FlowKey, u32)>() + 1);
+    assert!(
+        peak <= entries + index + 4 * 1024 + 64,
+        "{peak} bytes for {cap} flows"
+    );
+}
+
+/// One step of the wheel property test: (source, protocol, TCP flags, gap in ms).
+type Step = (u8, u8, u8, u32);
+
+fn arb_step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    (
+        0u8..40,
+        0u8..2,
+        0u8..8,
+        prop_oneof![0u32..2000, 0u32..200_000, 0u32..3_000_000],
+    )
+}
+
+proptest::proptest! {
+    #[test]
+    fn wheel_files_every_live_flow_once_and_expires_on_time(
+        steps in proptest::collection::vec(arb_step(), 1..400),
+        cap in 1usize..30,
+    ) {
+        let mut t = FlowTable::new(cap, FlowTimeouts::default());
+        let mut removed = Vec::new();
+        let mut now = 1_000 * S;
+        for &(src, pr, fl, gap_ms) in &steps {
+            now += u64::from(gap_ms) * 1_000_000;
+            let flags = [0, tcp_flags::SYN, tcp_flags::SYN | tcp_flags::ACK, tcp_flags::FIN,
+                tcp_flags::RST, tcp_flags::ACK, tcp_flags::FIN | tcp_flags::ACK, 0][usize::from(fl)];
+            let p = if pr == 0 { udp(src, 200, now) } else { tcp(src, 7, 200, 80, flags, now) };
+            t.advance(now, &mut |f: &Flow, r: Removal| removed.push((f.deadline(), r)));
+            // Nothing expired early; nothing live is more than a second past its deadline.
+            for (deadline, r) in removed.drain(..) {
+                if r == Removal::Expired {
+                    proptest::prop_assert!(deadline <= now);
+                }
+            }
+            for f in t.flows.iter().filter(|f| f.live) {
+                proptest::prop_assert!(f.deadline() + S > now, "overdue by more than a slot");
+            }
+            let (key, dir) = FlowKey::from_packet(&p, KeyOptions::default(), true);
+            if t.touch(&key, &p, dir, now).is_none() {
+                let a = Assignment { sensors: SensorSet::one(0), tag: 0 };
+                t.insert(key, &p, dir, a, now, &mut |_, r| assert_eq!(r, Removal::Evicted));
+            }
+            proptest::prop_assert!(t.len() <= cap);
+            t.check_wheel();
+        }
+        let mut n = 0;
+        t.drain(&mut |_, _| n += 1);
+        t.check_wheel();
+        proptest::prop_assert!(t.is_empty());
+    }
+}

@@ -135,6 +135,21 @@ impl DestinationSpread {
 /// Most destinations whose spread over sensors is tracked (about 40 bytes each).
 pub const DESTINATIONS_TRACKED: usize = 1 << 20;
 
+/// Heap bytes of a `HashMap<K, V>` able to hold `capacity` entries, as hashbrown lays it out:
+/// buckets a power of two at most 7/8 full, each one `(K, V)` and one control byte (plus a
+/// group of control bytes). An estimate for the memory accounting, exact to a few bytes.
+pub fn hash_map_bytes<K, V>(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        if capacity < 4 { 4 } else { 8 }
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    buckets * (std::mem::size_of::<(K, V)>() + 1) + 16
+}
+
 /// Per-sensor counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SensorStats {

@@ -8,12 +8,23 @@
 //! * a first fragment (offset 0) carries the ports and goes where its 5-tuple flow goes; the
 //!   datagram is remembered;
 //! * a later fragment goes where its datagram's first fragment went;
-//! * a later fragment that arrives before its first fragment is placed by a 3-tuple
-//!   pseudo-flow (addresses and protocol, no ports), so all such fragments of a datagram (and
-//!   of all datagrams between the same hosts) go to one sensor; when the first fragment then
-//!   arrives and its 5-tuple flow is new, the flow is created on that same sensor. If the
-//!   5-tuple flow already lived on another sensor, the first fragment is copied to both (its
-//!   flow and its datagram each stay whole), counted in `fragments.flow_conflicts`.
+//! * a later fragment that arrives before its first fragment is held, when the caller can
+//!   hold it ([`Engine::handle_or_hold`]), until the first fragment arrives: then the whole
+//!   datagram goes where the first fragment's flow goes ([`crate::hold`]);
+//! * otherwise (a caller of [`Engine::handle`], or a hold that reached its time limit or its
+//!   memory cap, counted) it is placed by a 3-tuple pseudo-flow (addresses and protocol, no
+//!   ports), so all such fragments of a datagram (and of all datagrams between the same
+//!   hosts) go to one sensor; when the first fragment then arrives and its 5-tuple flow is
+//!   new, the flow is created on that same sensor. If the 5-tuple flow already lived on
+//!   another sensor, the first fragment is copied to both (its flow and its datagram each
+//!   stay whole), counted in `fragments.flow_conflicts`.
+//!
+//! Memory is bounded by the settings' caps, whatever the rate of new flows or the capture's
+//! length: the flow table (`flow_cap`), the fragment table (`fragment_cap`), the hold
+//! (`fragment_hold_bytes`, `fragment_hold_datagrams`), the destination spread
+//! (`destination_cap`) and the per-second load samples (`load_history_seconds`; whole-run
+//! aggregates are kept exactly besides). [`Engine::memory`] reports each one's heap
+//! ([`crate::memory`]).
 //!
 //! Time is taken from packets and never goes backwards: a packet older than the newest seen
 //! is handled at the newest time.
@@ -23,7 +34,8 @@ use crate::feedback::ReportedLoads;
 use crate::flow_key::{FlowKey, KeyOptions};
 use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
 use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
-use crate::load::{LoadEstimator, SecondSample, SecondStats};
+use crate::hold::{Decision, FragmentHold, HoldHandle};
+use crate::load::{LoadEstimator, LoadTotals, SecondSample, SecondStats};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
 use crate::sensor::{MAX_SENSORS, SensorSet};
 use crate::stats::{DropReason, EngineStats};
@@ -49,7 +61,29 @@ pub struct EngineConfig {
     pub load_time_constant: Nanos,
     /// A sensor's own load report older than this is ignored (see [`crate::feedback`]).
     pub report_stale_after: Nanos,
+    /// How long, in capture time, a fragment that arrives before its datagram's first
+    /// fragment may be held waiting for it (20 ms; 0 never holds; at most 1 s). See
+    /// [`crate::hold`].
+    pub fragment_hold: Nanos,
+    /// Most bytes held at once: each held packet counts its captured length plus
+    /// [`crate::hold::HOLD_OVERHEAD`] (4 MiB; at least 64 KiB when holding).
+    pub fragment_hold_bytes: usize,
+    /// Most datagrams held at once (4096; at least 1 when holding).
+    pub fragment_hold_datagrams: usize,
+    /// Most destinations whose spread over sensors is tracked (1 048 576; flows to further
+    /// destinations are counted as untracked).
+    pub destination_cap: usize,
+    /// Per-second load samples kept, the most recent ones, for [`Engine::seconds`] (3 600:
+    /// an hour of traffic; 1 to 10 000 000). The whole run's aggregates are exact whatever
+    /// this is ([`Engine::load_totals`]).
+    pub load_history_seconds: usize,
+    /// The variance bound V (%²) the whole-run load aggregates count seconds over (9, the
+    /// paper's V; set it to the balancer's V).
+    pub variance_bound: f64,
 }
+
+/// Most per-second load samples `load_history_seconds` may keep.
+pub const MAX_LOAD_HISTORY: usize = 10_000_000;
 
 impl EngineConfig {
     /// Defaults for `sensors` sensors of `capacity` bytes per second each.
@@ -64,6 +98,12 @@ impl EngineConfig {
             capacities: vec![capacity; sensors],
             load_time_constant: NANOS_PER_SEC,
             report_stale_after: 10 * NANOS_PER_SEC,
+            fragment_hold: 20_000_000,
+            fragment_hold_bytes: 4 << 20,
+            fragment_hold_datagrams: 4096,
+            destination_cap: crate::stats::DESTINATIONS_TRACKED,
+            load_history_seconds: 3600,
+            variance_bound: 9.0,
         }
     }
 
@@ -106,6 +146,45 @@ impl EngineConfig {
         if self.load_time_constant == 0 {
             return bad("load_time_constant", "must be positive".into());
         }
+        if self.fragment_hold > NANOS_PER_SEC {
+            return bad(
+                "fragment_hold",
+                format!(
+                    "must be at most 1 s (held fragments delay their sensors' traffic), not {} ms",
+                    self.fragment_hold as f64 / 1e6
+                ),
+            );
+        }
+        if self.fragment_hold > 0 && self.fragment_hold_bytes < 1 << 16 {
+            return bad(
+                "fragment_hold_bytes",
+                format!(
+                    "must be at least 65536 (one datagram's fragments) while fragments are held, not {}",
+                    self.fragment_hold_bytes
+                ),
+            );
+        }
+        if self.fragment_hold > 0 && self.fragment_hold_datagrams == 0 {
+            return bad(
+                "fragment_hold_datagrams",
+                "must be at least 1 while fragments are held".into(),
+            );
+        }
+        if self.load_history_seconds == 0 || self.load_history_seconds > MAX_LOAD_HISTORY {
+            return bad(
+                "load_history_seconds",
+                format!(
+                    "must be between 1 and {MAX_LOAD_HISTORY}, not {}",
+                    self.load_history_seconds
+                ),
+            );
+        }
+        if !(self.variance_bound.is_finite() && self.variance_bound >= 0.0) {
+            return bad(
+                "variance_bound",
+                format!("must be a non-negative number, not {}", self.variance_bound),
+            );
+        }
         Ok(())
     }
 }
@@ -117,8 +196,10 @@ pub struct Engine {
     pub(crate) balancer: Box<dyn Balancer>,
     pub(crate) flows: FlowTable,
     pub(crate) frags: FragmentTable,
+    pub(crate) hold: FragmentHold,
+    pub(crate) take_buf: Vec<(HoldHandle, u32)>,
     pub(crate) load: LoadEstimator,
-    seconds: SecondStats,
+    pub(crate) seconds: SecondStats,
     pub(crate) stats: EngineStats,
     pub(crate) now: Nanos,
     loads_buf: Vec<f64>,
@@ -145,9 +226,19 @@ impl Engine {
         Ok(Engine {
             flows: FlowTable::new(cfg.flow_cap, cfg.timeouts),
             frags: FragmentTable::new(cfg.fragment_timeout, cfg.fragment_cap),
+            hold: FragmentHold::new(
+                cfg.fragment_hold,
+                cfg.fragment_hold_bytes,
+                cfg.fragment_hold_datagrams,
+            ),
+            take_buf: Vec::new(),
             load: LoadEstimator::new(cfg.capacities.clone(), cfg.load_time_constant),
-            seconds: SecondStats::new(cfg.capacities.clone()),
-            stats: EngineStats::new(cfg.sensors),
+            seconds: SecondStats::new(
+                cfg.capacities.clone(),
+                cfg.load_history_seconds,
+                cfg.variance_bound,
+            ),
+            stats: EngineStats::new(cfg.sensors, cfg.destination_cap),
             loads_buf: Vec::with_capacity(cfg.sensors),
             noise_buf: Vec::with_capacity(cfg.sensors),
             now: 0,
@@ -160,14 +251,18 @@ impl Engine {
     }
 
     /// Decide where a packet goes. Never fails: an empty set means the packet is dropped and
-    /// counted under [`DropReason::NoSensorAvailable`].
+    /// counted under [`DropReason::NoSensorAvailable`]. Never holds a packet (a fragment that
+    /// arrives before its first fragment is placed by its pseudo-flow); callers that can keep
+    /// packets use [`Engine::handle_or_hold`].
     pub fn handle(&mut self, p: &PacketMeta) -> SensorSet {
-        let now = self.now.max(p.ts);
-        self.now = now;
-        let balancer = &mut self.balancer;
-        self.flows
-            .advance(now, &mut |f, _| balancer.on_flow_end(f.tag, now));
-        self.frags.advance(now);
+        match self.decide(p, None) {
+            Decision::Send(sensors) => sensors,
+            Decision::Held => SensorSet::EMPTY, // never without a handle
+        }
+    }
+
+    pub(crate) fn decide(&mut self, p: &PacketMeta, handle: Option<HoldHandle>) -> Decision {
+        self.advance(self.now.max(p.ts));
 
         self.stats.packets_in += 1;
         self.stats.bytes_in += u64::from(p.cap_len);
@@ -176,29 +271,39 @@ impl Engine {
         let sensors = match p.fragment {
             Some(frag) => {
                 self.stats.fragments += 1;
-                self.handle_fragment(p, frag)
+                match self.handle_fragment(p, frag, handle) {
+                    Decision::Send(sensors) => sensors,
+                    Decision::Held => return Decision::Held,
+                }
             }
             None => self.handle_flow(p, true, None),
         };
         self.account(sensors, p.cap_len);
-        sensors
+        Decision::Send(sensors)
     }
 
     /// Advance the clocks to `now` without a packet (live capture, when traffic pauses):
-    /// flows and datagrams whose timeouts passed expire.
+    /// flows and datagrams whose timeouts passed expire, and held fragments whose time limit
+    /// passed are released ([`Engine::released`]).
     pub fn tick(&mut self, now: Nanos) {
-        if now <= self.now {
-            return;
+        if now > self.now {
+            self.advance(now);
         }
+    }
+
+    fn advance(&mut self, now: Nanos) {
         self.now = now;
         let balancer = &mut self.balancer;
         self.flows
             .advance(now, &mut |f, _| balancer.on_flow_end(f.tag, now));
         self.frags.advance(now);
+        if self.hold_deadline().is_some_and(|d| d <= now) {
+            self.expire_holds(now);
+        }
     }
 
     /// Account a delivery to `sensors` of a packet of `cap_len` bytes.
-    fn account(&mut self, sensors: SensorSet, cap_len: u32) {
+    pub(crate) fn account(&mut self, sensors: SensorSet, cap_len: u32) {
         if sensors.is_empty() {
             self.stats.drops.add(DropReason::NoSensorAvailable, 1);
             return;
@@ -217,7 +322,7 @@ impl Engine {
 
     /// Route by flow: the existing flow's sensors, or a new flow (pinned to `pin` if given,
     /// else placed by the balancer).
-    fn handle_flow(
+    pub(crate) fn handle_flow(
         &mut self,
         p: &PacketMeta,
         with_ports: bool,
@@ -300,11 +405,16 @@ impl Engine {
         }
     }
 
-    fn handle_fragment(&mut self, p: &PacketMeta, frag: FragmentInfo) -> SensorSet {
+    fn handle_fragment(
+        &mut self,
+        p: &PacketMeta,
+        frag: FragmentInfo,
+        handle: Option<HoldHandle>,
+    ) -> Decision {
         let dkey = DatagramKey::of(p, frag.id);
         let known = self.frags.get(&dkey);
         if frag.is_first() && p.has_ports {
-            return match known {
+            return Decision::Send(match known {
                 Some(datagram) => {
                     // Later fragments came first: join them, and keep the flow whole too.
                     let flow = self.handle_flow(p, true, Some(datagram));
@@ -321,30 +431,40 @@ impl Engine {
                 }
                 None => {
                     let sensors = self.handle_flow(p, true, None);
+                    // Fragments held for this first fragment go where it goes.
+                    let held = self.release_held(&dkey, sensors);
                     // A datagram placed nowhere (every sensor out) is not remembered, so its
                     // later fragments are placed afresh once a sensor is back.
-                    if frag.more && !sensors.is_empty() {
+                    if (frag.more || held > 0) && !sensors.is_empty() {
                         self.frags.insert(dkey, sensors, self.now);
                     }
                     sensors
                 }
-            };
+            });
         }
         if let Some(sensors) = known {
-            return sensors;
+            return Decision::Send(sensors);
         }
         if !frag.is_first() {
             self.frags.stats.out_of_order += 1;
+            if let Some(h) = handle
+                && self.try_hold(dkey, p, h)
+            {
+                return Decision::Held;
+            }
         }
         let sensors = self.handle_flow(p, false, None);
         if !sensors.is_empty() {
             self.frags.insert(dkey, sensors, self.now);
         }
-        sensors
+        self.release_held(&dkey, sensors);
+        Decision::Send(sensors)
     }
 
-    /// End of input: close the last second of load statistics and end every flow.
+    /// End of input: release every held fragment (by the fallback rule; collect them with
+    /// [`Engine::released`]), close the last second of load statistics and end every flow.
     pub fn finish(&mut self) {
+        self.expire_all_holds();
         self.seconds.finish();
         let now = self.now;
         let balancer = &mut self.balancer;
@@ -404,9 +524,15 @@ impl Engine {
         self.flows.len()
     }
 
-    /// Per-second load samples so far.
+    /// The most recent per-second load samples (at most `load_history_seconds`), in time
+    /// order.
     pub fn seconds(&self) -> &[SecondSample] {
         self.seconds.samples()
+    }
+
+    /// The whole run's per-second load aggregates, exact however few samples are kept.
+    pub fn load_totals(&self) -> LoadTotals {
+        self.seconds.totals()
     }
 
     /// Current loads as the balancer sees them (percent of capacity): the smoothed

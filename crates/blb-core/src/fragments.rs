@@ -47,6 +47,14 @@ pub struct FragmentStats {
     /// First fragments whose 5-tuple flow was already on another sensor than the rest of
     /// their datagram (the first fragment is then copied to both; see the engine docs).
     pub flow_conflicts: u64,
+    /// Non-first fragments held until their first fragment arrived (see [`crate::hold`]).
+    pub held: u64,
+    /// Held datagrams placed by the 3-tuple fallback because their first fragment did not
+    /// arrive within `fragment_hold` (or before the end of input).
+    pub hold_expired: u64,
+    /// Held datagrams placed by the 3-tuple fallback early, to keep the hold within
+    /// `fragment_hold_bytes` and `fragment_hold_datagrams`.
+    pub hold_overflowed: u64,
 }
 
 /// The fragment table. See the module documentation.
@@ -114,6 +122,12 @@ impl FragmentTable {
         let before = self.map.len();
         self.map.retain(|_, (s, _)| !s.contains(sensor));
         (before - self.map.len()) as u64
+    }
+
+    /// Bytes of heap held: grows to the peak of tracked datagrams, never past the cap's.
+    pub fn heap_bytes(&self) -> usize {
+        crate::stats::hash_map_bytes::<DatagramKey, (SensorSet, Nanos)>(self.map.capacity())
+            + self.queue.capacity() * std::mem::size_of::<(Nanos, DatagramKey)>()
     }
 
     /// Datagrams tracked now.

@@ -7,6 +7,7 @@
 //! * [`flow_key`]: the canonical bidirectional flow key;
 //! * [`flow_table`]: flows with per-state idle timeouts on a timer wheel and a hard cap;
 //! * [`fragments`]: where each fragmented datagram went;
+//! * [`hold`]: fragments held until their first fragment arrives;
 //! * [`balancer`]: the [`balancer::Balancer`] trait and the `single`, `round-robin` and `hash`
 //!   balancers;
 //! * [`blb`]: the Benefit-based Load Balancing algorithm (logical distance, clusters,
@@ -14,6 +15,7 @@
 //! * [`load`]: load estimation and per-second load statistics;
 //! * [`feedback`]: loads reported by the sensors, combined with the estimate;
 //! * [`engine`]: the state machine that ties them together;
+//! * [`memory`]: the heap each bounded structure holds;
 //! * [`failover`]: sensors leaving and returning to service, and the flows that move.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,7 +28,9 @@ pub mod feedback;
 pub mod flow_key;
 pub mod flow_table;
 pub mod fragments;
+pub mod hold;
 pub mod load;
+pub mod memory;
 pub mod packet;
 pub mod sensor;
 pub mod stats;

@@ -207,27 +207,87 @@ pub struct SecondSample {
     pub mean_load: f64,
 }
 
+/// Whole-run aggregates of the per-second load samples, kept exactly and online (they do
+/// not depend on how many samples are retained).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LoadTotals {
+    /// Seconds that carried traffic (every sample ever closed).
+    pub seconds: u64,
+    /// Sum of the per-second variances, in the order the seconds closed (%²).
+    pub variance_sum: f64,
+    /// Highest per-second variance (%²).
+    pub variance_max: f64,
+    /// Highest per-second load of any sensor (%).
+    pub max_load: f64,
+    /// The bound V that `seconds_over_bound` counts against (%²).
+    pub variance_bound: f64,
+    /// Seconds whose variance was above `variance_bound`.
+    pub seconds_over_bound: u64,
+}
+
+impl LoadTotals {
+    /// Mean over seconds of the per-second variance (0 with no second).
+    pub fn variance_mean(&self) -> f64 {
+        if self.seconds == 0 {
+            0.0
+        } else {
+            self.variance_sum / self.seconds as f64
+        }
+    }
+
+    /// Fraction of seconds whose variance was above the bound (0 with no second).
+    pub fn fraction_over_bound(&self) -> f64 {
+        if self.seconds == 0 {
+            0.0
+        } else {
+            self.seconds_over_bound as f64 / self.seconds as f64
+        }
+    }
+
+    fn add(&mut self, s: &SecondSample) {
+        self.seconds += 1;
+        self.variance_sum += s.variance;
+        self.variance_max = self.variance_max.max(s.variance);
+        self.max_load = self.max_load.max(s.max_load);
+        if s.variance > self.variance_bound {
+            self.seconds_over_bound += 1;
+        }
+    }
+}
+
 /// Per-second load accounting: the load of sensor i in a second is
 /// `100 × bytes sent to i in that second / capacity of i`; the variance is the population
 /// variance over sensors, as in the paper's constraint (4). Seconds without any packet (gaps
 /// in a capture) are not sampled.
+///
+/// Memory is bounded whatever the capture's length: the whole run is summed up exactly in
+/// [`LoadTotals`], and only the most recent `keep` samples are retained (in a buffer of at
+/// most `2 × keep`, compacted when full, so that [`SecondStats::samples`] is one slice).
 #[derive(Clone, Debug)]
 pub struct SecondStats {
     capacity: Vec<f64>,
     current: Option<u64>,
     bytes: Vec<u64>,
     samples: Vec<SecondSample>,
+    keep: usize,
+    totals: LoadTotals,
 }
 
 impl SecondStats {
-    /// One capacity (bytes/s) per sensor.
-    pub fn new(capacity: Vec<f64>) -> Self {
+    /// One capacity (bytes/s) per sensor; the most recent `keep` samples (at least 1) are
+    /// retained; seconds above `variance_bound` are counted.
+    pub fn new(capacity: Vec<f64>, keep: usize, variance_bound: f64) -> Self {
         let n = capacity.len();
         SecondStats {
             capacity,
             current: None,
             bytes: vec![0; n],
             samples: Vec::new(),
+            keep: keep.max(1),
+            totals: LoadTotals {
+                variance_bound,
+                ..LoadTotals::default()
+            },
         }
     }
 
@@ -255,9 +315,22 @@ impl SecondStats {
         self.current = None;
     }
 
-    /// The samples so far, one per second that carried traffic.
+    /// The most recent samples retained (at most `keep`), one per second that carried
+    /// traffic, in time order.
     pub fn samples(&self) -> &[SecondSample] {
-        &self.samples
+        &self.samples[self.samples.len().saturating_sub(self.keep)..]
+    }
+
+    /// The whole run's aggregates.
+    pub fn totals(&self) -> LoadTotals {
+        self.totals
+    }
+
+    /// Bytes of heap held: at most `2 × keep` samples, whatever the capture's length.
+    pub fn heap_bytes(&self) -> usize {
+        self.samples.capacity() * std::mem::size_of::<SecondSample>()
+            + self.bytes.capacity() * 8
+            + self.capacity.capacity() * 8
     }
 
     fn close(&mut self) {
@@ -271,12 +344,22 @@ impl SecondStats {
         let mean = loads.clone().sum::<f64>() / n;
         let variance = loads.clone().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n;
         let max_load = loads.fold(0.0, f64::max);
-        self.samples.push(SecondSample {
+        let sample = SecondSample {
             second,
             variance,
             max_load,
             mean_load: mean,
-        });
+        };
+        self.totals.add(&sample);
+        if self.samples.len() >= 2 * self.keep {
+            self.samples.drain(..self.samples.len() - self.keep);
+        }
+        if self.samples.len() == self.samples.capacity() {
+            // Grow by doubling, but never past the 2 × keep the buffer ever holds.
+            let want = (2 * self.samples.capacity()).max(16).min(2 * self.keep);
+            self.samples.reserve_exact(want - self.samples.len());
+        }
+        self.samples.push(sample);
         self.bytes.iter_mut().for_each(|b| *b = 0);
     }
 }
@@ -362,7 +445,7 @@ mod tests {
     fn per_second_variance_matches_hand_computation() {
         // Paper's numbers: 10 sensors of 10 MB/s, 1 MB in one second all on one sensor:
         // loads 10,0,...,0, mean 1, variance (81 + 9·1)/10 = 9.
-        let mut s = SecondStats::new(vec![10e6; 10]);
+        let mut s = SecondStats::new(vec![10e6; 10], 10, 9.0);
         s.add(SensorSet::one(0), 1_000_000, 5 * S);
         s.add(SensorSet::one(0), 0, 5 * S + 1);
         s.finish();
@@ -377,10 +460,45 @@ mod tests {
 
     #[test]
     fn idle_seconds_are_not_sampled() {
-        let mut s = SecondStats::new(vec![1.0; 2]);
+        let mut s = SecondStats::new(vec![1.0; 2], 10, 9.0);
         s.add(SensorSet::one(0), 1, 0);
         s.add(SensorSet::one(1), 1, 86_400 * S);
         s.finish();
         assert_eq!(s.samples().len(), 2);
+    }
+
+    #[test]
+    fn totals_are_exact_and_samples_bounded_over_a_long_run() {
+        // 2 sensors, one second in three all on sensor 0 (variance 2 500 %²), the others
+        // split evenly (0): 100 000 seconds, of which the most recent 50 are kept.
+        let keep = 50;
+        let mut s = SecondStats::new(vec![1000.0; 2], keep, 9.0);
+        let mut all = Vec::new();
+        let mut peak_heap = 0;
+        for sec in 0..100_000u64 {
+            if sec % 3 == 0 {
+                s.add(SensorSet::one(0), 1000, sec * S);
+            } else {
+                s.add(SensorSet::one(0), 500, sec * S);
+                s.add(SensorSet::one(1), 500, sec * S);
+            }
+            if sec > 0 {
+                all.push(*s.samples().last().expect("a sample"));
+            }
+            peak_heap = peak_heap.max(s.heap_bytes());
+        }
+        s.finish();
+        all.push(*s.samples().last().expect("a sample"));
+        let t = s.totals();
+        assert_eq!(t.seconds, 100_000);
+        let sum = all.iter().map(|x| x.variance).sum::<f64>();
+        assert_eq!(t.variance_mean(), sum / all.len() as f64, "bit for bit");
+        assert_eq!(t.variance_max, 2500.0);
+        assert_eq!(t.max_load, 100.0);
+        assert_eq!(t.seconds_over_bound, 33_334);
+        assert_eq!(s.samples().len(), keep);
+        assert_eq!(s.samples(), &all[all.len() - keep..]);
+        assert!(s.samples().windows(2).all(|w| w[0].second < w[1].second));
+        assert!(peak_heap <= 2 * keep * std::mem::size_of::<SecondSample>() + 64);
     }
 }

@@ -115,6 +115,11 @@ impl DestinationSpread {
         }
     }
 
+    /// Bytes of heap held: at most `cap` destinations' worth, whatever the number of flows.
+    pub fn heap_bytes(&self) -> usize {
+        hash_map_bytes::<crate::packet::Addr, (u64, crate::sensor::SensorSet)>(self.map.capacity())
+    }
+
     /// Destinations with at least `min_flows` flows, most flows first (then by address).
     pub fn at_least(&self, min_flows: u64) -> Vec<Spread> {
         let mut v: Vec<Spread> = self
@@ -132,7 +137,8 @@ impl DestinationSpread {
     }
 }
 
-/// Most destinations whose spread over sensors is tracked (about 40 bytes each).
+/// Most destinations whose spread over sensors is tracked by default (the engine's
+/// `destination_cap`; about 80 bytes each in the hash map).
 pub const DESTINATIONS_TRACKED: usize = 1 << 20;
 
 /// Heap bytes of a `HashMap<K, V>` able to hold `capacity` entries, as hashbrown lays it out:
@@ -191,11 +197,12 @@ pub struct EngineStats {
 }
 
 impl EngineStats {
-    /// Counters for `n` sensors.
-    pub fn new(n: usize) -> Self {
+    /// Counters for `n` sensors, tracking the spread of at most `destination_cap`
+    /// destinations.
+    pub fn new(n: usize, destination_cap: usize) -> Self {
         EngineStats {
             sensors: vec![SensorStats::default(); n],
-            destinations: DestinationSpread::new(DESTINATIONS_TRACKED),
+            destinations: DestinationSpread::new(destination_cap),
             ..Default::default()
         }
     }

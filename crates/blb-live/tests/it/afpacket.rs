@@ -17,22 +17,11 @@ use blb_live::deliver::interface::InterfaceSink;
 use blb_live::deliver::{FrameSink, SendError};
 use blb_live::{Frame, LiveError, iface};
 
+use crate::skip;
+
 // ---------------------------------------------------------------------------------------
 // Namespace helpers
 // ---------------------------------------------------------------------------------------
-
-/// `true` when `cond` holds; otherwise panic under `BLB_REQUIRE_TOOLS=1`, else say the test
-/// is skipped and return `false`.
-fn require(cond: bool, what: &str) -> bool {
-    if cond {
-        return true;
-    }
-    if std::env::var("BLB_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("!!! REQUIRED BUT UNAVAILABLE (BLB_REQUIRE_TOOLS=1): {what}");
-    }
-    eprintln!("SKIPPED: {what}");
-    false
-}
 
 static NS_COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// `ip netns add` mounts /run/netns on first use; concurrent first uses can race.
@@ -46,12 +35,10 @@ struct Netns {
 impl Netns {
     /// Create a fresh namespace with IPv6 disabled, or `None` (skip) when that is impossible.
     fn new() -> Option<Netns> {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !require(
-            root,
-            "AF_PACKET tests need root to create network namespaces",
-        ) {
+        if !skip::root("AF_PACKET tests need root to create network namespaces") {
+            return None;
+        }
+        if !skip::tool("ip") {
             return None;
         }
         let name = format!(
@@ -68,7 +55,7 @@ impl Netns {
             Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
             Err(e) => e.to_string(),
         };
-        if !require(
+        if !skip::require(
             ok,
             &format!("cannot create network namespace {name} with `ip netns add`: {why}"),
         ) {

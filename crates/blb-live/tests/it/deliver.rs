@@ -313,8 +313,7 @@ fn pcap_missing_directory_and_link_type() {
 /// A pcap sink whose file is `/dev/full` (every write fails with ENOSPC), in a temporary
 /// directory kept alive by the first element; `None` (skipped) without `/dev/full`.
 fn full_disk_sink() -> Option<(tempfile::TempDir, PathBuf, PcapFileSink)> {
-    if !Path::new("/dev/full").exists() {
-        eprintln!("no /dev/full: skipped");
+    if !crate::skip::require(Path::new("/dev/full").exists(), "there is no /dev/full") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -5,4 +5,6 @@
 mod afpacket;
 mod deliver;
 mod http;
+#[path = "../../../blb/tests/it/skip.rs"]
+mod skip;
 mod snmp;

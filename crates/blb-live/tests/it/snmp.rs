@@ -14,16 +14,12 @@ use blb_live::feedback::snmp::{HR_PROCESSOR_LOAD, SnmpClient, SnmpConfig};
 
 const SNMPD: &str = "/usr/sbin/snmpd";
 
-/// Whether a tool is present; says SKIPPED (or panics under `BLB_REQUIRE_TOOLS=1`) if not.
+/// Whether a tool is present; skipped (or failed under `BLB_REQUIRE_TOOLS=1`) if not.
 fn have_tool(path: &str) -> bool {
-    if Path::new(path).exists() {
-        return true;
-    }
-    if std::env::var("BLB_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{path} is missing and BLB_REQUIRE_TOOLS=1 (apt-get install snmpd snmp)");
-    }
-    eprintln!("SKIPPED: {path} is missing (apt-get install snmpd snmp)");
-    false
+    crate::skip::require(
+        Path::new(path).exists(),
+        &format!("{path} is missing (apt-get install snmpd snmp)"),
+    )
 }
 
 /// A UDP port nobody listens on right now.
@@ -139,7 +135,7 @@ impl Snmpd {
 
 /// The rows `snmpwalk` sees under hrProcessorLoad, if the tool is there.
 fn snmpwalk_loads(agent: &Snmpd) -> Option<Vec<(Vec<u32>, i64)>> {
-    if !Path::new("/usr/bin/snmpwalk").exists() {
+    if !have_tool("/usr/bin/snmpwalk") {
         return None;
     }
     let out = Command::new("/usr/bin/snmpwalk")

@@ -5,10 +5,12 @@ mod fuzz;
 mod pcapng_blocks;
 mod roundtrip;
 mod shared_files;
+#[path = "../../../blb/tests/it/skip.rs"]
+mod skip;
 mod truncation;
 
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use blb_pcap::{CaptureReader, PcapError};
 
@@ -79,23 +81,14 @@ pub fn read_all<R: Read>(r: R) -> ReadAll {
     out
 }
 
-/// The shared capture folder, beside the repository.
-pub fn shared_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/pcaps"
-    ));
-    assert!(
-        dir.is_dir(),
-        "shared captures not found at {} (the `shared/` folder must sit beside the repository)",
-        dir.display()
-    );
-    dir
+/// The shared captures folder, or `None` (the test skips) when it is not there.
+pub fn shared_dir() -> Option<PathBuf> {
+    skip::pcaps()
 }
 
-/// Reads a shared capture into memory.
-pub fn shared_file(rel: &str) -> Vec<u8> {
-    let path = shared_dir().join(rel);
+/// Reads the shared capture `rel` of the folder `dir` into memory.
+pub fn shared_file(dir: &Path, rel: &str) -> Vec<u8> {
+    let path = dir.join(rel);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

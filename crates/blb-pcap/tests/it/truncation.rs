@@ -2,11 +2,12 @@
 
 use blb_pcap::PcapError;
 
-use crate::{Chunky, read_all, shared_file};
+use crate::{Chunky, read_all, shared_dir, shared_file};
 
 #[test]
 fn pcap_cut_anywhere() {
-    let data = shared_file("background/wikipedia.pcap");
+    let Some(dir) = shared_dir() else { return };
+    let data = shared_file(&dir, "background/wikipedia.pcap");
     let full = read_all(&data[..]);
     assert!(full.error.is_none());
     for cut in (0..=data.len()).step_by(7).chain([24, 25, data.len() - 1]) {
@@ -33,7 +34,8 @@ fn pcap_cut_anywhere() {
 
 #[test]
 fn pcapng_cut_anywhere() {
-    let data = shared_file("fragments/ipv6_fragments.pcapng");
+    let Some(dir) = shared_dir() else { return };
+    let data = shared_file(&dir, "fragments/ipv6_fragments.pcapng");
     let full = read_all(&data[..]);
     assert!(full.error.is_none());
     for cut in (0..=data.len()).step_by(5).chain([data.len() - 1]) {
@@ -55,7 +57,8 @@ fn pcapng_cut_anywhere() {
 
 #[test]
 fn cut_message_names_packet() {
-    let data = shared_file("scan/synscan.pcap");
+    let Some(dir) = shared_dir() else { return };
+    let data = shared_file(&dir, "scan/synscan.pcap");
     let got = read_all(&data[..20_000]);
     let e = got.error.expect("cut file must fail");
     let want = format!(

@@ -13,25 +13,15 @@ pub struct Frame {
     pub data: Vec<u8>,
 }
 
-/// The shared test captures.
-pub fn pcap_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/pcaps"
-    ))
+/// The shared test captures, or `None` (the test skips) when they are not there.
+pub fn pcap_dir() -> Option<PathBuf> {
+    crate::skip::pcaps()
 }
 
-/// A capture by its path under [`pcap_dir`].
-pub fn path(rel: &str) -> PathBuf {
-    pcap_dir().join(rel)
-}
-
-/// Every `.pcap` / `.pcapng` file under [`pcap_dir`], sorted.
-pub fn all_captures() -> Vec<PathBuf> {
+/// Every `.pcap` / `.pcapng` file under `dir` (the shared captures), sorted.
+pub fn all_captures(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -45,7 +35,7 @@ pub fn all_captures() -> Vec<PathBuf> {
         }
     }
     let mut out = Vec::new();
-    walk(&pcap_dir(), &mut out);
+    walk(dir, &mut out);
     out.sort();
     out
 }

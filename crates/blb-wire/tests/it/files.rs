@@ -1,14 +1,16 @@
 //! Tests over the shared captures: nothing panics, and what SOURCES.md says each file holds is
 //! what the parser finds (VLAN stacks, fragments, MPLS, truncated and malformed headers).
 
+use std::path::Path;
+
 use blb_core::packet::{Addr, PacketClass, PacketMeta, proto, tcp_flags};
 use blb_wire::{is_supported, parse};
 
 use crate::capture::{self, Frame};
 
-/// Parse every frame of a capture under the shared directory.
-fn parse_file(rel: &str) -> Vec<(Frame, PacketMeta)> {
-    let frames = capture::read(&capture::path(rel));
+/// Parse every frame of the capture `rel` under the shared captures `dir`.
+fn parse_file(dir: &Path, rel: &str) -> Vec<(Frame, PacketMeta)> {
+    let frames = capture::read(&dir.join(rel));
     assert!(!frames.is_empty(), "{rel}: no frames read");
     frames
         .into_iter()
@@ -25,7 +27,10 @@ fn count(ms: &[(Frame, PacketMeta)], class: PacketClass) -> usize {
 
 #[test]
 fn every_capture_parses() {
-    let files = capture::all_captures();
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let files = capture::all_captures(&dir);
     assert!(files.len() >= 30, "only {} captures found", files.len());
     for path in files {
         let frames = capture::read(&path);
@@ -67,7 +72,10 @@ fn every_capture_parses() {
 
 #[test]
 fn vlan_qinqinq_outer_first() {
-    let ms = parse_file("vlan/vlan-qinqinq.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "vlan/vlan-qinqinq.pcap");
     assert_eq!(ms.len(), 14);
     for (f, m) in &ms {
         assert_eq!(m.vlan_ids(), &[30, 20, 10], "frame {}", f.number);
@@ -78,7 +86,10 @@ fn vlan_qinqinq_outer_first() {
 
 #[test]
 fn vlan_collisions_three_encapsulations_one_flow() {
-    let ms = parse_file("vlan/vlan-collisions.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "vlan/vlan-collisions.pcap");
     let mut stacks: Vec<&[u16]> = ms.iter().map(|(_, m)| m.vlan_ids()).collect();
     stacks.sort();
     stacks.dedup();
@@ -96,11 +107,14 @@ fn vlan_collisions_three_encapsulations_one_flow() {
 
 #[test]
 fn twovlan_and_dot1ad() {
-    for (_, m) in parse_file("vlan/twovlan.pcap") {
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    for (_, m) in parse_file(&dir, "vlan/twovlan.pcap") {
         assert_eq!(m.vlan_ids(), &[201, 200]);
         assert!(m.is_tcp() && m.has_ports);
     }
-    let ms = parse_file("vlan/dot1ad.pcap");
+    let ms = parse_file(&dir, "vlan/dot1ad.pcap");
     let stacks: Vec<&[u16]> = ms.iter().map(|(_, m)| m.vlan_ids()).collect();
     assert_eq!(stacks, vec![&[1525, 30][..], &[1535, 40][..]]);
     for (_, m) in &ms {
@@ -113,7 +127,10 @@ fn twovlan_and_dot1ad() {
 
 #[test]
 fn icmp_dot1q_arp_and_icmp() {
-    let ms = parse_file("vlan/icmp_dot1q.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "vlan/icmp_dot1q.pcap");
     assert_eq!(ms.len(), 15);
     let arp: Vec<_> = ms
         .iter()
@@ -138,7 +155,10 @@ fn icmp_dot1q_arp_and_icmp() {
 
 #[test]
 fn masscan_syn_on_vlan_943() {
-    let ms = parse_file("scan/tcp_0_1000_20190821.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "scan/tcp_0_1000_20190821.pcap");
     assert_eq!(ms.len(), 1005);
     let syns = ms
         .iter()
@@ -161,7 +181,10 @@ fn masscan_syn_on_vlan_943() {
 
 #[test]
 fn dns_fragmented_ids() {
-    let ms = parse_file("fragments/dns_fragmented.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "fragments/dns_fragmented.pcap");
     let frags: Vec<(u64, u32, u32, bool)> = ms
         .iter()
         .filter_map(|(f, m)| m.fragment.map(|fr| (f.number, fr.id, fr.offset, fr.more)))
@@ -200,7 +223,10 @@ fn dns_fragmented_ids() {
 
 #[test]
 fn tiny_fragment_flood() {
-    let ms = parse_file("fragments/ip_fragmented_garbage.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "fragments/ip_fragmented_garbage.pcap");
     let non_first = ms
         .iter()
         .filter(|(_, m)| m.fragment.is_some_and(|f| !f.is_first()))
@@ -217,7 +243,10 @@ fn tiny_fragment_flood() {
 
 #[test]
 fn fragmented_syn_first_fragment_has_ports_and_flags() {
-    let ms = parse_file("fragments/fragmented-syn.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "fragments/fragmented-syn.pcap");
     let (a, b) = (&ms[0].1, &ms[1].1);
     assert_eq!(
         (a.src_port, a.dst_port, a.has_ports, a.tcp_flags),
@@ -240,7 +269,10 @@ fn fragmented_syn_first_fragment_has_ports_and_flags() {
 
 #[test]
 fn mpls_in_background_test_pcap() {
-    let ms = parse_file("background/test.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "background/test.pcap");
     let mpls: Vec<_> = ms
         .iter()
         .filter(|(f, _)| f.data.get(12..14) == Some(&[0x88, 0x47]))
@@ -262,7 +294,10 @@ fn mpls_in_background_test_pcap() {
 
 #[test]
 fn truncated_and_bogus_lengths_still_give_addresses() {
-    let ms = parse_file("malformed/badpackets.pcap");
+    let Some(dir) = capture::pcap_dir() else {
+        return;
+    };
+    let ms = parse_file(&dir, "malformed/badpackets.pcap");
     assert_eq!(ms.len(), 93);
     for (f, m) in &ms {
         let total = usize::from(u16::from_be_bytes([f.data[16], f.data[17]]));
@@ -278,19 +313,19 @@ fn truncated_and_bogus_lengths_still_give_addresses() {
         assert!(m.fragment.is_some_and(|fr| fr.is_first() && fr.more));
         assert!(m.src_port == 53 || m.dst_port == 53);
     }
-    let ms = parse_file("malformed/ip-bogus-header-len.pcap");
+    let ms = parse_file(&dir, "malformed/ip-bogus-header-len.pcap");
     assert_eq!(
         (ms[0].1.class, ms[0].1.protocol),
         (PacketClass::Ip, proto::ICMP)
     );
     assert_eq!(ms[0].1.src, Addr::v4([118, 181, 144, 194]));
-    let ms = parse_file("malformed/truncated-header.pcap");
+    let ms = parse_file(&dir, "malformed/truncated-header.pcap");
     assert_eq!(ms.len(), 24);
     for (_, m) in &ms {
         assert!(m.is_tcp() && m.has_ports);
         assert!(m.src_port == 25 || m.dst_port == 25);
     }
-    let ms = parse_file("malformed/ipv6_frag6_negative_len.pcap");
+    let ms = parse_file(&dir, "malformed/ipv6_frag6_negative_len.pcap");
     let m = &ms[0].1;
     assert_eq!(
         (m.class, m.src.family),

@@ -4,4 +4,6 @@
 mod capture;
 mod files;
 mod props;
+#[path = "../../../blb/tests/it/skip.rs"]
+mod skip;
 mod tshark;

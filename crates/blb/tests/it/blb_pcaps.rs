@@ -31,10 +31,10 @@ fn victim_flows_per_sensor(dir: &Path, n: usize) -> Vec<usize> {
         .collect()
 }
 
-fn run(input: &str, out: &Path, algo: &str, extra: &[&str]) -> (serde_json::Value, Vec<usize>) {
+fn run(input: &Path, out: &Path, algo: &str, extra: &[&str]) -> (serde_json::Value, Vec<usize>) {
     let mut args = vec!["-n", "10", "-a", algo, "--hash-key", KEY, "--no-progress"];
     args.extend_from_slice(extra);
-    let s = balance(&pcaps().join(input), out, &args);
+    let s = balance(input, out, &args);
     let per = victim_flows_per_sensor(out, 10);
     (s, per)
 }
@@ -46,6 +46,7 @@ fn share(per: &[usize]) -> f64 {
 
 #[test]
 fn blb_keeps_the_victim_together_when_the_bound_holds() {
+    let Some(pcaps) = pcaps() else { return };
     for input in [
         "ddos/pkt.TCP.synflood.spoofed.pcap",
         "ddos/amp.UDP.isakmp.pcap",
@@ -55,7 +56,7 @@ fn blb_keeps_the_victim_together_when_the_bound_holds() {
         // the sub-second peaks the load estimate sees. Started from the input's first flows
         // (which are attack flows, spread while they are collected) and from normal traffic.
         let cap = ["--variance-bound", "9"];
-        let train = pcaps().join("background/netflix.pcap");
+        let train = pcaps.join("background/netflix.pcap");
         let trained = [
             "--variance-bound",
             "9",
@@ -63,7 +64,7 @@ fn blb_keeps_the_victim_together_when_the_bound_holds() {
             train.to_str().expect("utf-8"),
         ];
         for (name, args) in [("blb", &cap[..]), ("blb-trained", &trained[..])] {
-            let (s, blb) = run(input, &tmp.path().join(name), "blb", args);
+            let (s, blb) = run(&pcaps.join(input), &tmp.path().join(name), "blb", args);
             assert!(
                 share(&blb) >= 0.8,
                 "{input}: {name} keeps {:.2} of the victim's flows on one sensor: {blb:?}",
@@ -79,7 +80,7 @@ fn blb_keeps_the_victim_together_when_the_bound_holds() {
             assert_eq!(dest[0], "10.10.10.10");
         }
         for algo in ["round-robin", "hash"] {
-            let (_, per) = run(input, &tmp.path().join(algo), algo, &cap);
+            let (_, per) = run(&pcaps.join(input), &tmp.path().join(algo), algo, &cap);
             assert!(
                 per.iter().all(|&f| f > 0),
                 "{input}: {algo} reaches every sensor: {per:?}"
@@ -91,6 +92,7 @@ fn blb_keeps_the_victim_together_when_the_bound_holds() {
 
 #[test]
 fn blb_spreads_enough_to_hold_the_bound_when_it_binds() {
+    let Some(pcaps) = pcaps() else { return };
     // Capacities at which the flood on one sensor would break V = 9 many times over; a load
     // time constant of 0.5 s lets the estimate follow these bursty captures within a second.
     for (input, capacity) in [
@@ -106,7 +108,7 @@ fn blb_spreads_enough_to_hold_the_bound_when_it_binds() {
             "--load-time-constant",
             "0.5",
         ];
-        let (s, per) = run(input, tmp.path(), "blb", &args);
+        let (s, per) = run(&pcaps.join(input), tmp.path(), "blb", &args);
         let seconds = s["load"]["seconds"].as_u64().unwrap_or(0);
         let over = s["load"]["seconds_over_bound"].as_u64().unwrap_or(u64::MAX);
         assert!(seconds > 0);
@@ -120,7 +122,12 @@ fn blb_spreads_enough_to_hold_the_bound_when_it_binds() {
             "{input}: the bound forces a spread: {per:?}"
         );
         // Holding everything on one sensor would have broken the bound: single shows it.
-        let (single, _) = run(input, &tmp.path().join("single"), "single", &args);
+        let (single, _) = run(
+            &pcaps.join(input),
+            &tmp.path().join("single"),
+            "single",
+            &args,
+        );
         assert!(
             single["load"]["seconds_over_bound"].as_u64().unwrap_or(0) > 0,
             "{input}: the bound really binds"
@@ -130,6 +137,7 @@ fn blb_spreads_enough_to_hold_the_bound_when_it_binds() {
 
 #[test]
 fn indexed_and_brute_force_write_identical_outputs() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let input = "ddos/pkt.TCP.synflood.spoofed.pcap";
     let args = [
@@ -141,13 +149,13 @@ fn indexed_and_brute_force_write_identical_outputs() {
         "50",
     ];
     let (a, _) = run(
-        input,
+        &pcaps.join(input),
         &tmp.path().join("indexed"),
         "blb",
         &[&args[..], &["--search", "indexed"]].concat(),
     );
     let (b, _) = run(
-        input,
+        &pcaps.join(input),
         &tmp.path().join("brute"),
         "blb",
         &[&args[..], &["--search", "brute-force"]].concat(),
@@ -171,10 +179,11 @@ fn indexed_and_brute_force_write_identical_outputs() {
 
 #[test]
 fn training_capture_gives_the_k_medoids_start() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let train = pcaps().join("background/netflix.pcap");
+    let train = pcaps.join("background/netflix.pcap");
     let (s, _) = run(
-        "ddos/amp.UDP.isakmp.pcap",
+        &pcaps.join("ddos/amp.UDP.isakmp.pcap"),
         tmp.path(),
         "blb",
         &[
@@ -199,7 +208,7 @@ fn training_capture_gives_the_k_medoids_start() {
     let o = blb(&[
         "balance",
         "-r",
-        pcaps().join("vlan/dot1ad.pcap").to_str().expect("utf-8"),
+        pcaps.join("vlan/dot1ad.pcap").to_str().expect("utf-8"),
         "-n",
         "2",
         "-a",

@@ -8,8 +8,9 @@ use crate::util::*;
 
 #[test]
 fn bad_settings_exit_2_with_one_sentence() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let input = pcaps().join("vlan/dot1ad.pcap");
+    let input = pcaps.join("vlan/dot1ad.pcap");
     let dir = tmp.path().to_str().expect("utf-8");
     for (args, needle) in [
         (vec!["--sensors", "0", "--algorithm", "hash"], "--sensors"),
@@ -76,8 +77,9 @@ fn missing_input_is_a_runtime_error_naming_the_file() {
 
 #[test]
 fn reads_standard_input_and_prints_json_summary_to_stdout() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data = std::fs::read(pcaps().join("vlan/ultrasurf.pcap")).expect("capture");
+    let data = std::fs::read(pcaps.join("vlan/ultrasurf.pcap")).expect("capture");
     let mut child = Command::new(env!("CARGO_BIN_EXE_blb"))
         .args([
             "balance",
@@ -126,8 +128,9 @@ fn reads_standard_input_and_prints_json_summary_to_stdout() {
 
 #[test]
 fn config_file_sets_everything_and_flags_override() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let input = pcaps().join("scan/synscan.pcap");
+    let input = pcaps.join("scan/synscan.pcap");
     let out = tmp.path().join("out");
     let cfg = tmp.path().join("blb.toml");
     std::fs::write(
@@ -205,7 +208,7 @@ fn generated_scenario_balances_end_to_end() {
         &["-n", "10", "-a", "hash", "--no-progress"],
     );
     assert!(s["packets_in"].as_u64().unwrap_or(0) > 1000);
-    if have("tcpdump") {
+    if tool("tcpdump") {
         assert_eq!(Some(tcpdump_count(&file).0), s["packets_in"].as_u64());
     }
     let o = blb(&[

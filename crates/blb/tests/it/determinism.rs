@@ -13,7 +13,8 @@ fn outputs(dir: &Path, n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn fixed_key_same_mapping_other_key_other_mapping() {
-    let input = pcaps().join("ddos/amp.UDP.isakmp.pcap");
+    let Some(pcaps) = pcaps() else { return };
+    let input = pcaps.join("ddos/amp.UDP.isakmp.pcap");
     let tmp = tempfile::tempdir().expect("tempdir");
     let (a, b, c) = (
         tmp.path().join("a"),
@@ -39,7 +40,8 @@ fn fixed_key_same_mapping_other_key_other_mapping() {
 
 #[test]
 fn random_key_by_default_is_reported() {
-    let input = pcaps().join("vlan/ultrasurf.pcap");
+    let Some(pcaps) = pcaps() else { return };
+    let input = pcaps.join("vlan/ultrasurf.pcap");
     let tmp = tempfile::tempdir().expect("tempdir");
     let s = balance(
         &input,
@@ -52,7 +54,8 @@ fn random_key_by_default_is_reported() {
 
 #[test]
 fn round_robin_flows_even_on_a_flood() {
-    let input = pcaps().join("ddos/pkt.TCP.synflood.spoofed.pcap");
+    let Some(pcaps) = pcaps() else { return };
+    let input = pcaps.join("ddos/pkt.TCP.synflood.spoofed.pcap");
     let tmp = tempfile::tempdir().expect("tempdir");
     let s = balance(
         &input,

@@ -17,36 +17,12 @@ use std::time::{Duration, Instant};
 
 use blb_pcap::CaptureReader;
 
+use crate::skip;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// One lab at a time: live tests measure real-time delivery on two cores, and several labs
 /// at once would make the test's own captures drop frames.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Panic under `BLB_REQUIRE_TOOLS=1` (CI), else print SKIPPED and return false.
-pub fn require(cond: bool, what: &str) -> bool {
-    if cond {
-        return true;
-    }
-    if std::env::var("BLB_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("!!! a live test cannot run and BLB_REQUIRE_TOOLS=1: {what}");
-    }
-    eprintln!("SKIPPED (live test): {what}");
-    false
-}
-
-fn tool(name: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 /// A process whose standard error lines are collected.
 pub struct Proc {
@@ -165,19 +141,15 @@ impl Lab {
     /// A fresh lab, or `None` when this machine cannot run live tests (and CI does not
     /// require them). `tools` are the extra commands the test needs.
     pub fn new(tools: &[&str]) -> Option<Lab> {
-        if !require(
-            is_root(),
-            "live tests need root (network namespaces, AF_PACKET)",
-        ) {
+        if !skip::root("live tests need root (network namespaces, AF_PACKET)") {
             return None;
         }
-        for t in ["ip", "tcpdump", "tcpreplay"].iter().chain(tools) {
-            if !require(
-                tool(t),
-                &format!("{t} is not installed (.ci/run installs it)"),
-            ) {
-                return None;
-            }
+        if !["ip", "tcpdump", "tcpreplay"]
+            .iter()
+            .chain(tools)
+            .all(|t| skip::tool(t))
+        {
+            return None;
         }
         let ns = format!(
             "blbt-{}-{}",
@@ -189,7 +161,7 @@ impl Lab {
             .args(["netns", "add", &ns])
             .status()
             .is_ok_and(|s| s.success());
-        if !require(ok, &format!("cannot create network namespace {ns}")) {
+        if !skip::require(ok, &format!("cannot create network namespace {ns}")) {
             return None;
         }
         let lab = Lab {

@@ -109,6 +109,7 @@ impl Drop for Snmpd {
 
 #[test]
 fn snmp_load_is_polled_from_a_real_snmpd() {
+    let Some(pcaps) = pcaps() else { return };
     let Some(lab) = Lab::new(&["snmpd", "curl"]) else {
         return;
     };
@@ -199,7 +200,7 @@ fn snmp_load_is_polled_from_a_real_snmpd() {
     // the estimate, and sensor 0's load becomes the report plus the estimate's change.
     snmpd.stop();
     std::thread::sleep(Duration::from_millis(200));
-    let input = pcaps().join("scan/nmap_80_all.pcap");
+    let input = pcaps.join("scan/nmap_80_all.pcap");
     let sent = lab.replay("in0p", &[&input], Some(10_000));
     let text = wait_metrics(&lab, METRICS, "the replay to show in the metrics", |t| {
         metric(t, "blb_packets_total") == Some(sent as f64)
@@ -237,6 +238,7 @@ fn snmp_load_is_polled_from_a_real_snmpd() {
 
 #[test]
 fn control_changes_need_the_token() {
+    let Some(pcaps) = pcaps() else { return };
     let Some(lab) = Lab::new(&["curl"]) else {
         return;
     };
@@ -341,7 +343,7 @@ fn control_changes_need_the_token() {
             .collect();
         (arrived, out)
     };
-    let (arrived, out) = replay_phase("drained", &pcaps().join("scan/nmap_80_all.pcap"));
+    let (arrived, out) = replay_phase("drained", &pcaps.join("scan/nmap_80_all.pcap"));
     assert!(
         out[1].is_empty(),
         "the drained sensor got {} frames",
@@ -375,7 +377,7 @@ fn control_changes_need_the_token() {
     wait_metrics(&lab, METRICS, "the restore in the metrics", |t| {
         sensor_metric(t, "blb_sensor_up", "sensor-1") == Some(1.0)
     });
-    let (arrived, out) = replay_phase("restored", &pcaps().join("scan/synscan.pcap"));
+    let (arrived, out) = replay_phase("restored", &pcaps.join("scan/synscan.pcap"));
     assert!(
         !out[1].is_empty(),
         "no new flow reached the restored sensor"

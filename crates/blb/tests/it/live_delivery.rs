@@ -112,6 +112,7 @@ fn tshark_vxlan(file: &Path) -> Vec<VxlanRow> {
 
 #[test]
 fn vxlan_delivery_decodes_to_the_original_frames() {
+    let Some(pcaps) = pcaps() else { return };
     let Some(lab) = Lab::new(&["tshark"]) else {
         return;
     };
@@ -126,9 +127,9 @@ fn vxlan_delivery_decodes_to_the_original_frames() {
     let mut wire = lab.sniff("lo", &lab.path("lo.pcap"), &["udp", "port", "4789"]);
     let (mut blb, summary_path) = lab.balance("hash", &config, &[]);
     let inputs = [
-        pcaps().join("scan/nmap_80_all.pcap"),
-        pcaps().join("vlan/icmp_dot1q.pcap"),
-        pcaps().join("background/test.pcap"),
+        pcaps.join("scan/nmap_80_all.pcap"),
+        pcaps.join("vlan/icmp_dot1q.pcap"),
+        pcaps.join("background/test.pcap"),
     ];
     let files: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let sent = lab.replay("in0p", &files, Some(5_000));
@@ -220,6 +221,7 @@ fn vxlan_delivery_decodes_to_the_original_frames() {
 
 #[test]
 fn sigint_stops_cleanly_and_flushes_pcap_outputs() {
+    let Some(pcaps) = pcaps() else { return };
     let Some(lab) = Lab::new(&[]) else {
         return;
     };
@@ -235,9 +237,9 @@ fn sigint_stops_cleanly_and_flushes_pcap_outputs() {
         &["--sensors", &sensors, "--write-dir", utf8(&out_dir)],
     );
     let inputs = [
-        pcaps().join("scan/nmap_80_all.pcap"),
-        pcaps().join("scan/synscan.pcap"),
-        pcaps().join("vlan/icmp_dot1q.pcap"),
+        pcaps.join("scan/nmap_80_all.pcap"),
+        pcaps.join("scan/synscan.pcap"),
+        pcaps.join("vlan/icmp_dot1q.pcap"),
     ];
     let files: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let sent = lab.replay("in0p", &files, Some(10_000));
@@ -293,6 +295,7 @@ fn sigint_stops_cleanly_and_flushes_pcap_outputs() {
 /// the capture counted as received is accounted for (handled, or dropped with a reason).
 #[test]
 fn sigint_during_traffic_accounts_for_every_captured_frame() {
+    let Some(pcaps) = pcaps() else { return };
     let Some(lab) = Lab::new(&[]) else {
         return;
     };
@@ -309,7 +312,7 @@ fn sigint_during_traffic_accounts_for_every_captured_frame() {
         "[live]\nring_block_timeout_ms = 100\n",
         &["--sensors", &sensors, "--write-dir", utf8(&out_dir)],
     );
-    let input = pcaps().join("scan/synscan.pcap");
+    let input = pcaps.join("scan/synscan.pcap");
     // 2011 frames at 5000 per second: about 0.4 s of traffic, interrupted after 0.2 s.
     let replay = lab
         .cmd(&["tcpreplay", "-i", "in0p", "--pps=5000", utf8(&input)])

@@ -12,4 +12,5 @@ mod live_failover;
 mod live_replay;
 mod malformed;
 mod shared_pcaps;
+mod skip;
 mod util;

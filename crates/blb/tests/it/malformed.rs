@@ -2,10 +2,13 @@
 //! the record, with the packets before it written; packets that do not parse are counted and
 //! still forwarded.
 
+use std::path::Path;
+
 use crate::util::*;
 
-fn run(file: &str, tmp: &std::path::Path) -> std::process::Output {
-    let input = pcaps().join("malformed").join(file);
+/// `blb balance` on `file` of the folder `dir`, writing into `tmp`.
+fn run(dir: &Path, file: &str, tmp: &Path) -> std::process::Output {
+    let input = dir.join(file);
     blb(&[
         "balance",
         "-r",
@@ -22,7 +25,7 @@ fn run(file: &str, tmp: &std::path::Path) -> std::process::Output {
     ])
 }
 
-fn written(tmp: &std::path::Path) -> u64 {
+fn written(tmp: &Path) -> u64 {
     read_summary(&tmp.join("summary.json"))["packets_out"]
         .as_u64()
         .expect("packets_out")
@@ -30,14 +33,16 @@ fn written(tmp: &std::path::Path) -> u64 {
 
 #[test]
 fn no_file_makes_blb_panic() {
-    for input in captures("malformed") {
+    let Some(pcaps) = pcaps() else { return };
+    let dir = pcaps.join("malformed");
+    for input in captures(&pcaps, "malformed") {
         let tmp = tempfile::tempdir().expect("tempdir");
         let name = input
             .file_name()
             .and_then(|n| n.to_str())
             .expect("name")
             .to_string();
-        let o = run(&name, tmp.path());
+        let o = run(&dir, &name, tmp.path());
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(
@@ -50,8 +55,13 @@ fn no_file_makes_blb_panic() {
 
 #[test]
 fn unsupported_version_is_a_clear_error() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = run("pcap-invalid-version-1.pcap", tmp.path());
+    let o = run(
+        &pcaps.join("malformed"),
+        "pcap-invalid-version-1.pcap",
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("pcap-invalid-version-1.pcap"), "{stderr}");
@@ -61,8 +71,9 @@ fn unsupported_version_is_a_clear_error() {
 
 #[test]
 fn impossible_record_stops_after_writing_the_packets_before() {
+    let Some(pcaps) = pcaps() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = run("fuzz-2021-10-13.pcap", tmp.path());
+    let o = run(&pcaps.join("malformed"), "fuzz-2021-10-13.pcap", tmp.path());
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let last = stderr.trim().lines().last().unwrap_or("");
@@ -77,7 +88,7 @@ fn impossible_record_stops_after_writing_the_packets_before() {
             .as_str()
             .is_some_and(|e| e.contains("packet 2"))
     );
-    if have("tcpdump") {
+    if tool("tcpdump") {
         let total: u64 = (0..4)
             .map(|i| tcpdump_count(&tmp.path().join(format!("sensor-{i}.pcap"))).0)
             .sum();
@@ -87,6 +98,9 @@ fn impossible_record_stops_after_writing_the_packets_before() {
 
 #[test]
 fn malformed_packets_are_counted_and_forwarded() {
+    let Some(pcaps) = pcaps() else { return };
+    let dir = pcaps.join("malformed");
+    let tcpdump = tool("tcpdump");
     for (file, expected_in) in [
         ("badpackets.pcap", 93u64),
         ("fuzz-2006-06-26-2594.pcap", 691),
@@ -97,7 +111,7 @@ fn malformed_packets_are_counted_and_forwarded() {
         ("bigendian.pcap", 2),
     ] {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let o = run(file, tmp.path());
+        let o = run(&dir, file, tmp.path());
         assert!(
             o.status.success(),
             "{file}: {}",
@@ -106,7 +120,7 @@ fn malformed_packets_are_counted_and_forwarded() {
         let s = read_summary(&tmp.path().join("summary.json"));
         assert_eq!(s["packets_in"].as_u64(), Some(expected_in), "{file}");
         assert_eq!(s["packets_out"].as_u64(), Some(expected_in), "{file}");
-        if have("tcpdump") {
+        if tcpdump {
             let total: u64 = (0..4)
                 .map(|i| tcpdump_count(&tmp.path().join(format!("sensor-{i}.pcap"))).0)
                 .sum();
@@ -116,7 +130,7 @@ fn malformed_packets_are_counted_and_forwarded() {
     // The fuzzed capture has frames that no parser makes sense of: they are counted.
     let tmp = tempfile::tempdir().expect("tempdir");
     assert!(
-        run("fuzz-2006-06-26-2594.pcap", tmp.path())
+        run(&dir, "fuzz-2006-06-26-2594.pcap", tmp.path())
             .status
             .success()
     );

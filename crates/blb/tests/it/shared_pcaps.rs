@@ -24,8 +24,9 @@ struct Run {
 }
 
 fn check_dir(dir: &str) {
-    let tools = have("tcpdump") && have("tshark") && have("mergecap");
-    let inputs = captures(dir);
+    let Some(pcaps) = pcaps() else { return };
+    let tools = tool("tcpdump") && tool("tshark") && tool("mergecap");
+    let inputs = captures(&pcaps, dir);
     assert!(!inputs.is_empty(), "no captures in {dir}");
     for input in inputs {
         check_capture(&input, tools);

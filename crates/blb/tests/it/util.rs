@@ -5,15 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The shared captures, beside the repository (`../shared/pcaps` from its root).
-pub fn pcaps() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps")
-}
+pub use crate::skip::{pcaps, tool};
 
-/// Every capture file under a subdirectory of the shared captures, sorted.
-pub fn captures(dir: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(pcaps().join(dir))
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", pcaps().join(dir).display()))
+/// Every capture file under a subdirectory of the shared captures `pcaps`, sorted.
+pub fn captures(pcaps: &Path, dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(pcaps.join(dir))
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", pcaps.join(dir).display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
         .collect();
@@ -56,25 +53,6 @@ pub fn balance(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
 pub fn read_summary(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("summary is JSON")
-}
-
-/// True when the command exists. In CI (`BLB_REQUIRE_TOOLS=1`) a missing tool fails the test
-/// instead of skipping it.
-pub fn have(tool: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("BLB_REQUIRE_TOOLS").is_none(),
-            "{tool} is required (BLB_REQUIRE_TOOLS is set) but missing"
-        );
-        eprintln!(
-            "WARNING: {tool} is not installed; this check is SKIPPED (install it, as .ci/run does)"
-        );
-    }
-    ok
 }
 
 /// Packets tcpdump reads from a file, and whether it read the file without complaint.

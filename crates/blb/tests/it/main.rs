@@ -4,6 +4,7 @@
 mod blb_pcaps;
 mod cli;
 mod determinism;
+mod errors;
 mod experiment;
 mod lab;
 mod live_control;

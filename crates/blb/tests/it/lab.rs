@@ -2,6 +2,12 @@
 //! the sensors' ends, tcpreplay into the capture interface, and blb running inside. The lab
 //! removes its namespace and kills its processes when dropped, even when the test fails.
 //!
+//! The lab's own instruments can fail on a busy machine: its tcpdump drops frames, the kernel
+//! drops them before any capture sees them, tcpreplay cannot send them all. That says nothing
+//! about blb, so a live test runs in [`Lab::run`], which runs it again in a fresh lab (up to
+//! [`ATTEMPTS`] times) when the test returns a [`LabFault`]; blb's own losses, splits and
+//! miscounts fail the test at once.
+//!
 //! The namespace has IPv6 disabled before any link exists, so the kernel sends nothing of its
 //! own: every frame on a wire is one the test or blb sent. Addresses exist only on the
 //! namespace's loopback.
@@ -17,7 +23,19 @@ use std::time::{Duration, Instant};
 
 use blb_pcap::CaptureReader;
 
+use crate::lab_fault::{ATTEMPTS, backlog_drops};
+pub use crate::lab_fault::{Attempt, LabFault, lab_check, replayed};
 use crate::skip;
+
+/// tcpdump's snap length. With `--immediate-mode` libpcap uses a TPACKET_V2 ring of fixed
+/// slots sized by the snap length: 64 KiB each with `-s 0`, so 1 023 frames in 64 MiB, which
+/// a stall of a tenth of a second at 10 000 frames per second fills. 8 110 bytes is the most an
+/// 8 KiB slot holds, and more than the largest frame of these tests (6 197 bytes, 6 247 in
+/// VXLAN); [`read_frames`] fails on a cut frame.
+const SNAPLEN: &str = "8110";
+
+/// tcpdump's buffer, KiB (`-B`): 16 384 slots, 1.6 s of frames at 10 000 per second.
+const SNIFF_BUFFER_KIB: &str = "131072";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// One lab at a time: live tests measure real-time delivery on two cores, and several labs
@@ -80,19 +98,22 @@ impl Proc {
         self.lines.lock().expect("lines").join("\n")
     }
 
-    /// Stop a tcpdump and check that it lost nothing (the test's own capture must be whole).
-    pub fn stop_sniffer(&mut self) {
+    /// Stop a tcpdump; a fault unless it says it lost nothing (the test's own capture must
+    /// be whole).
+    fn stop_sniffer(&mut self) -> Attempt {
         self.stop("INT");
         let text = self.stderr();
         let dropped = text
             .lines()
             .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
             .and_then(|n| n.trim().parse::<u64>().ok());
-        assert_eq!(
-            dropped,
-            Some(0),
-            "the test's own tcpdump dropped frames:\n{text}"
-        );
+        lab_check(dropped == Some(0), || {
+            let said = text.lines().collect::<Vec<_>>().join(" | ");
+            match dropped {
+                Some(n) => format!("the test's own tcpdump dropped {n} frames: {said}"),
+                None => format!("the test's own tcpdump did not report its drops: {said}"),
+            }
+        })
     }
 
     /// Send a signal and wait for the exit (killed after 20 s).
@@ -134,13 +155,46 @@ pub struct Lab {
     pub ns: String,
     /// Scratch directory.
     pub dir: tempfile::TempDir,
+    /// [`backlog_drops`] when the lab was made.
+    backlog_drops: u64,
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Lab {
+    /// Run a live test in a fresh lab, again in another (up to [`ATTEMPTS`] in all) while it
+    /// ends in a [`LabFault`]; `None` when this machine cannot run live tests (and CI does not
+    /// require them). `tools` are the extra commands the test needs. Panics when every
+    /// attempt ended in a fault.
+    pub fn run<T>(tools: &[&str], mut test: impl FnMut(&Lab) -> Attempt<T>) -> Option<T> {
+        let mut faults = Vec::new();
+        for attempt in 1..=ATTEMPTS {
+            let lab = Lab::new(tools)?;
+            match test(&lab) {
+                Ok(v) => return Some(v),
+                Err(LabFault(why)) => {
+                    if attempt < ATTEMPTS {
+                        skip::say(&format!(
+                            "RETRY {}: attempt {attempt} of {ATTEMPTS} failed in the lab, not in \
+                             blb: {}",
+                            skip::test_name(),
+                            why.lines().next().unwrap_or("")
+                        ));
+                    }
+                    faults.push(format!("attempt {attempt}: {why}"));
+                }
+            }
+        }
+        panic!(
+            "the lab's own instruments (tcpdump, tcpreplay, the kernel's backlog) failed in \
+             every one of {ATTEMPTS} attempts, so blb could not be judged; is the machine very \
+             busy?\n{}",
+            faults.join("\n")
+        );
+    }
+
     /// A fresh lab, or `None` when this machine cannot run live tests (and CI does not
     /// require them). `tools` are the extra commands the test needs.
-    pub fn new(tools: &[&str]) -> Option<Lab> {
+    fn new(tools: &[&str]) -> Option<Lab> {
         if !skip::root("live tests need root (network namespaces, AF_PACKET)") {
             return None;
         }
@@ -167,6 +221,7 @@ impl Lab {
         let lab = Lab {
             ns,
             dir: tempfile::tempdir().expect("tempdir"),
+            backlog_drops: backlog_drops(),
             _serial: serial,
         };
         lab.sh(&[
@@ -220,9 +275,9 @@ impl Lab {
             "-U",
             "--immediate-mode",
             "-B",
-            "65536",
+            SNIFF_BUFFER_KIB,
             "-s",
-            "0",
+            SNAPLEN,
             "-w",
             file.to_str().expect("utf-8"),
         ];
@@ -243,9 +298,39 @@ impl Lab {
         p
     }
 
+    /// Stop the test's tcpdumps (all of them, whatever each says); a fault when any lost
+    /// frames, or when the kernel dropped frames from its input backlog since the lab began
+    /// (then some capture, blb's or the test's, missed them).
+    pub fn stop_sniffers<'a>(&self, sniffers: impl IntoIterator<Item = &'a mut Proc>) -> Attempt {
+        let faults: Vec<String> = sniffers
+            .into_iter()
+            .filter_map(|s| s.stop_sniffer().err())
+            .map(|LabFault(why)| why)
+            .collect();
+        lab_check(faults.is_empty(), || faults.join("\n"))?;
+        let dropped = backlog_drops().saturating_sub(self.backlog_drops);
+        lab_check(dropped == 0, || {
+            format!("the kernel dropped {dropped} frames from its input backlogs (softnet_stat)")
+        })
+    }
+
+    /// The frames the reference tcpdump recorded in `file`; a fault unless they are the
+    /// `sent` frames tcpreplay sent.
+    pub fn reference_frames(&self, file: &Path, sent: u64) -> Attempt<Vec<Captured>> {
+        let arrived = read_frames(file);
+        lab_check(arrived.len() as u64 == sent, || {
+            format!(
+                "the reference capture {} has {} of the {sent} frames tcpreplay sent",
+                file.display(),
+                arrived.len()
+            )
+        })?;
+        Ok(arrived)
+    }
+
     /// tcpreplay `files` into `iface` (`pps`: a fixed rate, else the captures' own timing).
-    /// Returns the packets it sent; panics when any failed.
-    pub fn replay(&self, iface: &str, files: &[&Path], pps: Option<u32>) -> u64 {
+    /// Returns the packets it sent; a fault when it failed or could not send some.
+    pub fn replay(&self, iface: &str, files: &[&Path], pps: Option<u32>) -> Attempt<u64> {
         let rate = pps.map(|p| format!("--pps={p}"));
         let mut argv = vec!["tcpreplay", "-i", iface];
         if let Some(r) = &rate {
@@ -253,17 +338,7 @@ impl Lab {
         }
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         argv.extend(names.iter().map(String::as_str));
-        let o = self.cmd(&argv).output().expect("tcpreplay runs");
-        let out =
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "tcpreplay failed:\n{out}");
-        let failed = field(&out, "Failed packets:");
-        assert_eq!(
-            failed,
-            Some(0),
-            "tcpreplay could not send everything:\n{out}"
-        );
-        field(&out, "Successful packets:").unwrap_or_else(|| panic!("no count in:\n{out}"))
+        replayed(&self.cmd(&argv).output().expect("tcpreplay runs"))
     }
 
     /// `curl` inside the namespace: (HTTP status, body).
@@ -292,12 +367,6 @@ impl Drop for Lab {
     }
 }
 
-/// The number after `label` in tcpreplay's report.
-fn field(text: &str, label: &str) -> Option<u64> {
-    let at = text.find(label)? + label.len();
-    text[at..].split_whitespace().next()?.parse().ok()
-}
-
 /// One frame of a capture.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Captured {
@@ -307,7 +376,8 @@ pub struct Captured {
     pub data: Vec<u8>,
 }
 
-/// Every frame of a capture file (empty when the file does not exist).
+/// Every frame of a capture file (empty when the file does not exist); panics on a frame cut
+/// short (a snap length too small for it).
 pub fn read_frames(path: &Path) -> Vec<Captured> {
     let Ok(file) = std::fs::File::open(path) else {
         return Vec::new();
@@ -319,6 +389,13 @@ pub fn read_frames(path: &Path) -> Vec<Captured> {
         .next_packet()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     {
+        assert_eq!(
+            p.data.len() as u64,
+            u64::from(p.wire_len),
+            "{}: frame {} was cut (tcpdump's snap length {SNAPLEN} is too small for it?)",
+            path.display(),
+            out.len() + 1
+        );
         out.push(Captured {
             ts: p.ts_nanos,
             data: p.data.to_vec(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use blb_pcap::{PcapWriter, TsPrecision};
 
-use crate::lab::{Lab, metric, read_frames};
+use crate::lab::{Lab, lab_check, metric, read_frames, replayed};
 use crate::util::read_summary;
 
 const EARLY: u32 = 240;
@@ -144,147 +144,144 @@ fn wait_metric(lab: &Lab, sample: &str, want: f64, within: Duration) {
 /// Run the failover scenario with `algorithm`; `pick` chooses the sensor to take down from
 /// the flows each sensor has (from /status) after a second.
 fn failover(algorithm: &str, extra: &[&str]) {
-    let Some(lab) = Lab::new(&["curl"]) else {
-        return;
-    };
-    let n = 3;
-    lab.veth("in0", "in0p");
-    let config = format!("[live]\ncontrol_token = \"{TOKEN}\"\n") + &lab.interface_sensors(n);
-    let input = lab.path("flows.pcap");
-    let sent = write_capture(&input);
-    let mut sniffers = lab.sniff_sensors(n);
-    let mut args = vec!["--metrics", "19187", "--control", "19188"];
-    args.extend_from_slice(extra);
-    let (mut blb, summary_path) = lab.balance(algorithm, &config, &args);
-    let started = Instant::now();
-    let replay = lab
-        .cmd(&["tcpreplay", "-i", "in0p", input.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpreplay starts");
+    Lab::run(&["curl"], |lab| {
+        let n = 3;
+        lab.veth("in0", "in0p");
+        let config = format!("[live]\ncontrol_token = \"{TOKEN}\"\n") + &lab.interface_sensors(n);
+        let input = lab.path("flows.pcap");
+        let sent = write_capture(&input);
+        let mut sniffers = lab.sniff_sensors(n);
+        let mut args = vec!["--metrics", "19187", "--control", "19188"];
+        args.extend_from_slice(extra);
+        let (mut blb, summary_path) = lab.balance(algorithm, &config, &args);
+        let started = Instant::now();
+        let replay = lab
+            .cmd(&["tcpreplay", "-i", "in0p", input.to_str().expect("utf-8")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpreplay starts");
 
-    // After a second, take down the veth of the sensor with the most flows.
-    std::thread::sleep(Duration::from_millis(1_100));
-    let (_, status) = lab.curl(&["http://127.0.0.1:19188/status"]);
-    let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
-    let flows: Vec<u64> = (0..n)
-        .map(|i| status["sensors"][i]["flows"].as_u64().expect("flows"))
-        .collect();
-    let victim = (0..n).max_by_key(|&i| (flows[i], i)).expect("a sensor");
-    assert!(flows[victim] > 0, "no flows yet: {status}");
-    let veth = format!("s{victim}");
-    let label = format!("blb_sensor_up{{sensor=\"sensor-{victim}\"}}");
-    lab.sh(&["ip", "link", "set", &veth, "down"]);
-    wait_metric(&lab, &label, 0.0, Duration::from_secs(3));
-    let (down_at, up_wait) = (started.elapsed(), Duration::from_millis(2_300));
-    std::thread::sleep(up_wait.saturating_sub(down_at));
-    lab.sh(&["ip", "link", "set", &veth, "up"]);
-    wait_metric(&lab, &label, 1.0, Duration::from_secs(3));
-    let back_at = started.elapsed();
-    assert!(
-        back_at < Duration::from_millis(LATE_START_MS),
-        "the sensor came back too late for the test ({back_at:?})"
-    );
-    let out = replay.wait_with_output().expect("tcpreplay ends");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    let (_, metrics) = lab.curl(&["http://127.0.0.1:19187/metrics"]);
-    assert!(blb.stop("TERM").success(), "{}", blb.stderr());
-    for s in &mut sniffers {
-        s.stop_sniffer();
-    }
-
-    // Each flow's packets, in order, with the sensor each reached.
-    let mut seen: BTreeMap<u32, BTreeMap<u32, usize>> = BTreeMap::new();
-    let mut captured = 0u64;
-    for s in 0..n {
-        for f in read_frames(&lab.path(&format!("s{s}.pcap"))) {
-            let (id, seq) = ids(&f.data);
-            assert!(
-                seen.entry(id).or_default().insert(seq, s).is_none(),
-                "flow {id} packet {seq} arrived twice"
-            );
-            captured += 1;
-        }
-    }
-    let summary = read_summary(&summary_path);
-    let lost = summary["drops"]["sensor_write_error"]
-        .as_u64()
-        .expect("drops");
-    assert_eq!(summary["packets_in"], sent, "{summary:#}");
-    assert_eq!(
-        captured + lost,
-        sent,
-        "lost packets not counted: {summary:#}"
-    );
-    assert_eq!(summary["drops_total"], lost, "{summary:#}");
-    assert_eq!(summary["live"]["capture"][0]["kernel_dropped"], 0);
-    let f = &summary["live"]["failover"];
-    assert_eq!(
-        (f["sensors_left"].as_u64(), f["sensors_returned"].as_u64()),
-        (Some(1), Some(1)),
-        "{f}"
-    );
-
-    let mut moved = 0;
-    let mut early_on_victim = 0;
-    for (id, packets) in seen.iter().filter(|(id, _)| **id < EARLY) {
-        let first = *packets.values().next().expect("a packet");
-        if first != victim {
-            let all: Vec<usize> = packets.values().copied().collect();
-            assert!(
-                all.iter().all(|&s| s == first),
-                "flow {id} on sensor {first} moved: {all:?}"
-            );
-            continue;
-        }
-        early_on_victim += 1;
-        // Off the victim at some point, then on one other sensor for good.
-        let after: Vec<usize> = packets
-            .values()
-            .copied()
-            .skip_while(|&s| s == victim)
+        // After a second, take down the veth of the sensor with the most flows.
+        std::thread::sleep(Duration::from_millis(1_100));
+        let (_, status) = lab.curl(&["http://127.0.0.1:19188/status"]);
+        let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+        let flows: Vec<u64> = (0..n)
+            .map(|i| status["sensors"][i]["flows"].as_u64().expect("flows"))
             .collect();
-        assert!(!after.is_empty(), "flow {id} never left sensor {victim}");
-        assert!(
-            after.iter().all(|&s| s == after[0] && s != victim),
-            "flow {id}: {after:?}"
+        let victim = (0..n).max_by_key(|&i| (flows[i], i)).expect("a sensor");
+        assert!(flows[victim] > 0, "no flows yet: {status}");
+        let veth = format!("s{victim}");
+        let label = format!("blb_sensor_up{{sensor=\"sensor-{victim}\"}}");
+        lab.sh(&["ip", "link", "set", &veth, "down"]);
+        wait_metric(lab, &label, 0.0, Duration::from_secs(3));
+        let (down_at, up_wait) = (started.elapsed(), Duration::from_millis(2_300));
+        std::thread::sleep(up_wait.saturating_sub(down_at));
+        lab.sh(&["ip", "link", "set", &veth, "up"]);
+        wait_metric(lab, &label, 1.0, Duration::from_secs(3));
+        let back_at = started.elapsed();
+        let replayed = replayed(&replay.wait_with_output().expect("tcpreplay ends"))?;
+        // The scenario needs the sensor back before the late flows start; a machine too busy
+        // to keep its timing voids the attempt.
+        lab_check(back_at < Duration::from_millis(LATE_START_MS), || {
+            format!("the sensor was back only at {back_at:?}, after the late flows began")
+        })?;
+        lab_check(replayed == sent, || {
+            format!("tcpreplay sent {replayed} of the capture's {sent} frames")
+        })?;
+        std::thread::sleep(Duration::from_millis(500));
+        let (_, metrics) = lab.curl(&["http://127.0.0.1:19187/metrics"]);
+        assert!(blb.stop("TERM").success(), "{}", blb.stderr());
+        lab.stop_sniffers(&mut sniffers)?;
+
+        // Each flow's packets, in order, with the sensor each reached.
+        let mut seen: BTreeMap<u32, BTreeMap<u32, usize>> = BTreeMap::new();
+        let mut captured = 0u64;
+        for s in 0..n {
+            for f in read_frames(&lab.path(&format!("s{s}.pcap"))) {
+                let (id, seq) = ids(&f.data);
+                assert!(
+                    seen.entry(id).or_default().insert(seq, s).is_none(),
+                    "flow {id} packet {seq} arrived twice"
+                );
+                captured += 1;
+            }
+        }
+        let summary = read_summary(&summary_path);
+        let lost = summary["drops"]["sensor_write_error"]
+            .as_u64()
+            .expect("drops");
+        assert_eq!(summary["packets_in"], sent, "{summary:#}");
+        assert_eq!(
+            captured + lost,
+            sent,
+            "lost packets not counted: {summary:#}"
         );
-        moved += 1;
-    }
-    assert!(moved > 0);
-    if algorithm == "blb" {
-        assert!(f["clusters_moved"].as_u64() > Some(0), "{f}");
-    }
-    assert_eq!(f["flows_moved"], early_on_victim, "{f}");
-    assert_eq!(
-        metric(&metrics, "blb_failover_flows_moved_total"),
-        Some(early_on_victim as f64)
-    );
-    let late_on_victim = seen
-        .iter()
-        .filter(|(id, p)| **id >= EARLY && p.values().all(|&s| s == victim))
-        .count();
-    assert!(
-        late_on_victim > 0,
-        "no new flow reached sensor {victim} after it came back"
-    );
-    assert!(
-        blb.stderr().contains("sensor out of service"),
-        "{}",
-        blb.stderr()
-    );
-    assert!(blb.stderr().contains("interface_down"), "{}", blb.stderr());
-    assert!(
-        blb.stderr().contains("sensor back in service"),
-        "{}",
-        blb.stderr()
-    );
+        assert_eq!(summary["drops_total"], lost, "{summary:#}");
+        assert_eq!(summary["live"]["capture"][0]["kernel_dropped"], 0);
+        let f = &summary["live"]["failover"];
+        assert_eq!(
+            (f["sensors_left"].as_u64(), f["sensors_returned"].as_u64()),
+            (Some(1), Some(1)),
+            "{f}"
+        );
+
+        let mut moved = 0;
+        let mut early_on_victim = 0;
+        for (id, packets) in seen.iter().filter(|(id, _)| **id < EARLY) {
+            let first = *packets.values().next().expect("a packet");
+            if first != victim {
+                let all: Vec<usize> = packets.values().copied().collect();
+                assert!(
+                    all.iter().all(|&s| s == first),
+                    "flow {id} on sensor {first} moved: {all:?}"
+                );
+                continue;
+            }
+            early_on_victim += 1;
+            // Off the victim at some point, then on one other sensor for good.
+            let after: Vec<usize> = packets
+                .values()
+                .copied()
+                .skip_while(|&s| s == victim)
+                .collect();
+            assert!(!after.is_empty(), "flow {id} never left sensor {victim}");
+            assert!(
+                after.iter().all(|&s| s == after[0] && s != victim),
+                "flow {id}: {after:?}"
+            );
+            moved += 1;
+        }
+        assert!(moved > 0);
+        if algorithm == "blb" {
+            assert!(f["clusters_moved"].as_u64() > Some(0), "{f}");
+        }
+        assert_eq!(f["flows_moved"], early_on_victim, "{f}");
+        assert_eq!(
+            metric(&metrics, "blb_failover_flows_moved_total"),
+            Some(early_on_victim as f64)
+        );
+        let late_on_victim = seen
+            .iter()
+            .filter(|(id, p)| **id >= EARLY && p.values().all(|&s| s == victim))
+            .count();
+        assert!(
+            late_on_victim > 0,
+            "no new flow reached sensor {victim} after it came back"
+        );
+        assert!(
+            blb.stderr().contains("sensor out of service"),
+            "{}",
+            blb.stderr()
+        );
+        assert!(blb.stderr().contains("interface_down"), "{}", blb.stderr());
+        assert!(
+            blb.stderr().contains("sensor back in service"),
+            "{}",
+            blb.stderr()
+        );
+        Ok(())
+    });
 }
 
 #[test]
@@ -302,22 +299,24 @@ fn blb_failover_moves_clusters_to_the_least_loaded() {
 /// blb: it logs the failure, keeps trying, and balances again once the link is back.
 #[test]
 fn capture_interface_down_and_up_does_not_stop_blb() {
-    let Some(lab) = Lab::new(&[]) else { return };
-    lab.veth("in0", "in0p");
-    let config = lab.interface_sensors(1);
-    let mut sniffer = lab.sniff("s0p", &lab.path("s0.pcap"), &[]);
-    let (mut blb, summary_path) = lab.balance("hash", &config, &[]);
-    let input = lab.path("flows.pcap");
-    write_capture(&input);
-    lab.sh(&["ip", "link", "set", "in0", "down"]);
-    std::thread::sleep(Duration::from_millis(500));
-    lab.sh(&["ip", "link", "set", "in0", "up"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let sent = lab.replay("in0p", &[&input], Some(20_000));
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(blb.stop("TERM").success(), "{}", blb.stderr());
-    sniffer.stop_sniffer();
-    let summary = read_summary(&summary_path);
-    assert_eq!(summary["packets_in"], sent, "{summary:#}");
-    assert_eq!(read_frames(&lab.path("s0.pcap")).len() as u64, sent);
+    Lab::run(&[], |lab| {
+        lab.veth("in0", "in0p");
+        let config = lab.interface_sensors(1);
+        let mut sniffer = lab.sniff("s0p", &lab.path("s0.pcap"), &[]);
+        let (mut blb, summary_path) = lab.balance("hash", &config, &[]);
+        let input = lab.path("flows.pcap");
+        write_capture(&input);
+        lab.sh(&["ip", "link", "set", "in0", "down"]);
+        std::thread::sleep(Duration::from_millis(500));
+        lab.sh(&["ip", "link", "set", "in0", "up"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = lab.replay("in0p", &[&input], Some(20_000))?;
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(blb.stop("TERM").success(), "{}", blb.stderr());
+        lab.stop_sniffers([&mut sniffer])?;
+        let summary = read_summary(&summary_path);
+        assert_eq!(summary["packets_in"], sent, "{summary:#}");
+        assert_eq!(read_frames(&lab.path("s0.pcap")).len() as u64, sent);
+        Ok(())
+    });
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use blb_core::flow_key::{FlowKey, KeyOptions};
 use blb_core::fragments::DatagramKey;
 
-use crate::lab::{Captured, Lab, multiset, read_frames};
+use crate::lab::{Captured, Lab, multiset};
 use crate::util::{captures, pcaps, read_summary};
 
 /// The shared captures that tcpreplay can play (Ethernet; the malformed ones excluded), or
@@ -74,83 +74,76 @@ pub fn assert_no_split(per_sensor: &[Vec<Captured>], copies: &HashSet<&[u8]>) {
 /// Replay `inputs` through blb with `algorithm` over `n` interface sensors and check that
 /// packets in equal packets out, byte for byte, with no flow split.
 fn replay_whole(algorithm: &str, n: usize, inputs: &[PathBuf], extra: &[&str]) {
-    let Some(lab) = Lab::new(&[]) else { return };
-    lab.veth("in0", "in0p");
-    let config = lab.interface_sensors(n);
-    let reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let mut sniffers = lab.sniff_sensors(n);
-    let (mut blb, summary_path) = lab.balance(algorithm, &config, extra);
-    let files: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
-    let sent = lab.replay("in0p", &files, Some(10_000));
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    let status = blb.stop("TERM");
-    assert!(status.success(), "blb failed:\n{}", blb.stderr());
-    assert!(blb.stderr().contains("stopping"), "{}", blb.stderr());
-    let mut reference = reference;
-    reference.stop_sniffer();
-    for s in &mut sniffers {
-        s.stop_sniffer();
-    }
+    Lab::run(&[], |lab| {
+        lab.veth("in0", "in0p");
+        let config = lab.interface_sensors(n);
+        let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
+        let mut sniffers = lab.sniff_sensors(n);
+        let (mut blb, summary_path) = lab.balance(algorithm, &config, extra);
+        let files: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let sent = lab.replay("in0p", &files, Some(10_000))?;
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let status = blb.stop("TERM");
+        assert!(status.success(), "blb failed:\n{}", blb.stderr());
+        assert!(blb.stderr().contains("stopping"), "{}", blb.stderr());
+        lab.stop_sniffers(std::iter::once(&mut reference).chain(&mut sniffers))?;
 
-    let arrived = read_frames(&lab.path("in0.pcap"));
-    let out = lab.sensor_frames(n);
-    let summary = read_summary(&summary_path);
-    let live = &summary["live"];
-    assert_eq!(
-        arrived.len() as u64,
-        sent,
-        "the reference capture missed frames"
-    );
-    assert_eq!(summary["packets_in"], sent, "{summary:#}");
-    assert_eq!(live["capture"][0]["received"], sent, "{summary:#}");
-    assert_eq!(live["capture"][0]["kernel_dropped"], 0, "{summary:#}");
-    assert_eq!(summary["drops_total"], 0, "{summary:#}");
-    let copies = summary["copies"].as_u64().expect("copies");
-    assert_eq!(
-        summary["fragments"]["flow_conflicts"], copies,
-        "{summary:#}"
-    );
-    assert_eq!(live["stopped_by"], "signal");
-    let total: usize = out.iter().map(Vec::len).sum();
-    assert_eq!(
-        total as u64,
-        sent + copies,
-        "per sensor: {:?}, blb: {:#}",
-        out.iter().map(Vec::len).collect::<Vec<_>>(),
-        live["delivery"]
-    );
-    for (i, o) in out.iter().enumerate() {
+        let arrived = lab.reference_frames(&lab.path("in0.pcap"), sent)?;
+        let out = lab.sensor_frames(n);
+        let summary = read_summary(&summary_path);
+        let live = &summary["live"];
+        assert_eq!(summary["packets_in"], sent, "{summary:#}");
+        assert_eq!(live["capture"][0]["received"], sent, "{summary:#}");
+        assert_eq!(live["capture"][0]["kernel_dropped"], 0, "{summary:#}");
+        assert_eq!(summary["drops_total"], 0, "{summary:#}");
+        let copies = summary["copies"].as_u64().expect("copies");
         assert_eq!(
-            summary["per_sensor"][i]["packets"],
-            o.len() as u64,
-            "sensor {i}"
+            summary["fragments"]["flow_conflicts"], copies,
+            "{summary:#}"
         );
+        assert_eq!(live["stopped_by"], "signal");
+        let total: usize = out.iter().map(Vec::len).sum();
         assert_eq!(
-            live["delivery"][i]["sent_packets"],
-            o.len() as u64,
-            "sensor {i}"
+            total as u64,
+            sent + copies,
+            "per sensor: {:?}, blb: {:#}",
+            out.iter().map(Vec::len).collect::<Vec<_>>(),
+            live["delivery"]
         );
-    }
-    // Byte for byte: every frame that arrived came out as often as it arrived, plus the
-    // counted copies.
-    let (got, want) = (multiset(out.iter().flatten()), multiset(&arrived));
-    let mut extra = HashSet::new();
-    let mut extra_count = 0;
-    for (frame, n) in &got {
-        let w = want.get(frame).copied().unwrap_or(0);
-        assert!(*n >= w, "a frame that arrived {w} times came out {n} times");
-        if *n > w {
-            extra.insert(*frame);
-            extra_count += n - w;
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(
+                summary["per_sensor"][i]["packets"],
+                o.len() as u64,
+                "sensor {i}"
+            );
+            assert_eq!(
+                live["delivery"][i]["sent_packets"],
+                o.len() as u64,
+                "sensor {i}"
+            );
         }
-    }
-    assert_eq!(want.len(), got.len(), "frames came out that never arrived");
-    assert_eq!(extra_count, copies, "copies beyond the counted ones");
-    assert!(
-        out.iter().filter(|o| !o.is_empty()).count() >= 2,
-        "one sensor got everything"
-    );
-    assert_no_split(&out, &extra);
+        // Byte for byte: every frame that arrived came out as often as it arrived, plus the
+        // counted copies.
+        let (got, want) = (multiset(out.iter().flatten()), multiset(&arrived));
+        let mut extra = HashSet::new();
+        let mut extra_count = 0;
+        for (frame, n) in &got {
+            let w = want.get(frame).copied().unwrap_or(0);
+            assert!(*n >= w, "a frame that arrived {w} times came out {n} times");
+            if *n > w {
+                extra.insert(*frame);
+                extra_count += n - w;
+            }
+        }
+        assert_eq!(want.len(), got.len(), "frames came out that never arrived");
+        assert_eq!(extra_count, copies, "copies beyond the counted ones");
+        assert!(
+            out.iter().filter(|o| !o.is_empty()).count() >= 2,
+            "one sensor got everything"
+        );
+        assert_no_split(&out, &extra);
+        Ok(())
+    });
 }
 
 #[test]
@@ -192,39 +185,39 @@ fn blb_delivers_the_shared_captures_and_a_scenario_whole() {
 #[test]
 fn pcap_backend_applies_the_bpf_filter() {
     let Some(pcaps) = pcaps() else { return };
-    let Some(lab) = Lab::new(&[]) else { return };
-    lab.veth("in0", "in0p");
-    let n = 2;
-    let config = lab.interface_sensors(n);
-    let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
-    let mut sniffers = lab.sniff_sensors(n);
-    let (mut blb, summary_path) =
-        lab.balance("hash", &config, &["--backend", "pcap", "--filter", "udp"]);
-    let inputs = [
-        captures(&pcaps, "scan")
+    Lab::run(&[], |lab| {
+        lab.veth("in0", "in0p");
+        let n = 2;
+        let config = lab.interface_sensors(n);
+        let mut reference = lab.sniff("in0", &lab.path("in0.pcap"), &[]);
+        let mut sniffers = lab.sniff_sensors(n);
+        let (mut blb, summary_path) =
+            lab.balance("hash", &config, &["--backend", "pcap", "--filter", "udp"]);
+        let inputs = [
+            captures(&pcaps, "scan")
+                .into_iter()
+                .find(|p| p.ends_with("udp_0_1000_20190821.pcap")),
+            captures(&pcaps, "scan")
+                .into_iter()
+                .find(|p| p.ends_with("tcp_0_1000_20190821.pcap")),
+        ];
+        let files: Vec<&std::path::Path> = inputs.iter().flatten().map(PathBuf::as_path).collect();
+        assert_eq!(files.len(), 2, "the scan captures are missing");
+        let sent = lab.replay("in0p", &files, Some(5_000))?;
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(blb.stop("INT").success(), "{}", blb.stderr());
+        lab.stop_sniffers(std::iter::once(&mut reference).chain(&mut sniffers))?;
+        let udp: Vec<Captured> = lab
+            .reference_frames(&lab.path("in0.pcap"), sent)?
             .into_iter()
-            .find(|p| p.ends_with("udp_0_1000_20190821.pcap")),
-        captures(&pcaps, "scan")
-            .into_iter()
-            .find(|p| p.ends_with("tcp_0_1000_20190821.pcap")),
-    ];
-    let files: Vec<&std::path::Path> = inputs.iter().flatten().map(PathBuf::as_path).collect();
-    assert_eq!(files.len(), 2, "the scan captures are missing");
-    lab.replay("in0p", &files, Some(5_000));
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    assert!(blb.stop("INT").success(), "{}", blb.stderr());
-    reference.stop_sniffer();
-    for s in &mut sniffers {
-        s.stop_sniffer();
-    }
-    let udp: Vec<Captured> = read_frames(&lab.path("in0.pcap"))
-        .into_iter()
-        .filter(|f| blb_wire::parse(1, f.ts, f.data.len() as u32, &f.data).protocol == 17)
-        .collect();
-    let out = lab.sensor_frames(n);
-    let summary = read_summary(&summary_path);
-    assert!(udp.len() > 900, "{} UDP frames", udp.len());
-    assert_eq!(summary["packets_in"], udp.len() as u64, "{summary:#}");
-    assert_eq!(multiset(out.iter().flatten()), multiset(&udp));
-    assert_no_split(&out, &HashSet::new());
+            .filter(|f| blb_wire::parse(1, f.ts, f.data.len() as u32, &f.data).protocol == 17)
+            .collect();
+        let out = lab.sensor_frames(n);
+        let summary = read_summary(&summary_path);
+        assert!(udp.len() > 900, "{} UDP frames", udp.len());
+        assert_eq!(summary["packets_in"], udp.len() as u64, "{summary:#}");
+        assert_eq!(multiset(out.iter().flatten()), multiset(&udp));
+        assert_no_split(&out, &HashSet::new());
+        Ok(())
+    });
 }

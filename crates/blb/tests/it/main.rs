@@ -7,6 +7,7 @@ mod determinism;
 mod errors;
 mod experiment;
 mod lab;
+mod lab_fault;
 mod live_control;
 mod live_delivery;
 mod live_failover;

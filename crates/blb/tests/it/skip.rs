@@ -40,21 +40,35 @@ pub fn require(available: bool, what: &str) -> bool {
     if available {
         return true;
     }
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_string();
     if required() {
-        panic!("!!! {test} cannot run and BLB_REQUIRE_TOOLS=1: {what}");
+        panic!(
+            "!!! {} cannot run and BLB_REQUIRE_TOOLS=1: {what}",
+            test_name()
+        );
     }
     let n = SKIPS.fetch_add(1, Ordering::Relaxed) + 1;
-    let line = format!(
-        "SKIPPED {test} [skip {n} in {}'s tests]: {what}; BLB_REQUIRE_TOOLS=1 makes this fail\n",
+    say(&format!(
+        "SKIPPED {} [skip {n} in {}'s tests]: {what}; BLB_REQUIRE_TOOLS=1 makes this fail",
+        test_name(),
         env!("CARGO_PKG_NAME")
-    );
-    // Not eprint!, which libtest captures: the process's own standard error.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    ));
     false
+}
+
+/// The running test's name (libtest names each test's thread after it).
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
+}
+
+/// Write `line` to the process's standard error, past libtest's capture (which takes only
+/// the `print!` and `eprint!` macros), so that it shows without `--nocapture`.
+pub fn say(line: &str) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 /// The shared folder: `BLB_SHARED`, else `shared` beside the repository.

@@ -98,6 +98,10 @@ pub struct ExperimentArgs {
     /// Draw the flood's ports per packet (each packet its own flow).
     #[arg(long)]
     pub ports_per_packet: bool,
+    /// Longest span of capture time from the attack's start to the last packet (default
+    /// 86400 s: the report keeps a point per second).
+    #[arg(long, value_name = "SECS")]
+    pub max_span: Option<f64>,
     /// BLB's variant and robust BLB's settings.
     #[command(flatten)]
     pub variant: VariantArgs,

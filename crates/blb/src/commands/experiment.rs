@@ -8,9 +8,9 @@ use blb_gen::Scenario;
 
 use crate::cli::ExperimentArgs;
 use crate::error::usage;
-use crate::names;
 use crate::experiment::suite::{self, SuiteSettings};
 use crate::experiment::{self, ExperimentSettings};
+use crate::names;
 
 /// Turn the flags into settings (paper defaults for everything not given).
 pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
@@ -28,6 +28,15 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         }
     }
     s.read = a.read.clone();
+    if let Some(m) = a.max_span {
+        if !(m.is_finite() && m > 0.0 && m <= 1e9) {
+            return Err(usage(format!(
+                "--max-span must be a number of seconds above 0 and at most 1e9 (about 32 years), not {}",
+                names::num(m)
+            )));
+        }
+        s.max_span_secs = m;
+    }
     if a.read.is_some() {
         for (set, flag) in [
             (a.scenario.is_some(), "--scenario"),
@@ -104,10 +113,9 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         .validate(s.sensors)
         .map_err(|e| names::core_error(&e, |n| names::experiment_setting(n, a)))?;
     s.generator.validate(s.scenario).map_err(|e| match e {
-        blb_gen::GenError::BadOption { name, reason } => usage(format!(
-            "{} {reason}",
-            names::experiment_setting(name, a)
-        )),
+        blb_gen::GenError::BadOption { name, reason } => {
+            usage(format!("{} {reason}", names::experiment_setting(name, a)))
+        }
         other => usage(other.to_string()),
     })?;
     Ok(s)

@@ -73,7 +73,14 @@ pub struct ExperimentSettings {
     pub scan: ScanConfig,
     /// Output directory.
     pub out: PathBuf,
+    /// Longest span of capture time from the attack's start to the last packet, in seconds:
+    /// the report keeps a point per second, so a capture whose timestamps run over years is
+    /// refused rather than allowed to allocate without end.
+    pub max_span_secs: f64,
 }
+
+/// The default of [`ExperimentSettings::max_span_secs`]: one day.
+pub const DEFAULT_MAX_SPAN_SECS: f64 = 86_400.0;
 
 impl Default for ExperimentSettings {
     fn default() -> Self {
@@ -95,6 +102,7 @@ impl Default for ExperimentSettings {
             cusum: CusumConfig::default(),
             scan: ScanConfig::default(),
             out: PathBuf::from("results"),
+            max_span_secs: DEFAULT_MAX_SPAN_SECS,
         }
     }
 }
@@ -184,6 +192,17 @@ pub fn traffic(s: &ExperimentSettings) -> anyhow::Result<Traffic> {
         }
     }
     let end = packets.iter().map(|p| p.ts).max().unwrap_or(0);
+    let span = end.saturating_sub(attack_start) as f64 / NANOS_PER_SEC as f64;
+    if span > s.max_span_secs {
+        let what = match &s.read {
+            Some(path) => path.display().to_string(),
+            None => format!("the generated {}", s.scenario.name()),
+        };
+        return Err(crate::error::usage(format!(
+            "{what} spans {span:.0} s of capture time from the attack's start to its last packet, more than --max-span {} (the report keeps a point per second of traffic; give a larger --max-span to go on)",
+            crate::names::num(s.max_span_secs)
+        )));
+    }
     Ok(Traffic {
         packets,
         attack,
@@ -300,6 +319,13 @@ pub fn run_algorithm(
         .collect();
     let mut cfg = EngineConfig::new(s.sensors, s.capacity);
     cfg.load_time_constant = s.load_time_constant;
+    // Keep every second of the attack that carried traffic for the report (at most one per
+    // second of the span, which --max-span bounds).
+    let span = (t.end.saturating_sub(t.attack_start) / NANOS_PER_SEC) as usize;
+    cfg.load_history_seconds = cfg.load_history_seconds.max(
+        span.saturating_add(2)
+            .min(blb_core::engine::MAX_LOAD_HISTORY),
+    );
     let mut engine = Engine::new(cfg, balancer(algorithm, s, &train)?)?;
     let mut cusum = (0..s.sensors)
         .map(|_| Cusum::new(s.cusum.clone(), db.clone(), Some(t.attack_start)))

@@ -131,13 +131,16 @@ pub fn result(
             *e = e.max(score);
         }
     }
-    let last = max_y
+    // One point per second that carried traffic or a detector interval: sparse, so a capture
+    // with long silences costs nothing for them.
+    let seconds_seen: std::collections::BTreeSet<u64> = max_y
         .keys()
         .chain(variance.keys())
+        .chain(max_scan.keys())
         .copied()
-        .max()
-        .unwrap_or(0);
-    let series: Vec<Second> = (0..=last)
+        .collect();
+    let series: Vec<Second> = seconds_seen
+        .into_iter()
         .map(|n| Second {
             second: n as f64,
             y: max_y.get(&n).copied().unwrap_or(0.0),
@@ -302,7 +305,12 @@ impl Report {
         let series = |f: fn(&Second) -> f64| {
             self.results
                 .iter()
-                .map(|r| blb_plot::Series::new(r.algorithm.clone(), r.series.iter().map(|p| (p.second, f(p))).collect()))
+                .map(|r| {
+                    blb_plot::Series::new(
+                        r.algorithm.clone(),
+                        r.series.iter().map(|p| (p.second, f(p))).collect(),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let markers = |at: fn(&AlgorithmResult) -> Option<f64>, what: &str| {
@@ -344,9 +352,15 @@ impl Report {
             ..Default::default()
         };
         let (title, panels) = if self.scan_scenario {
-            ("Scan detector per algorithm (cluster max over sensors)", vec![scan, cusum, variance])
+            (
+                "Scan detector per algorithm (cluster max over sensors)",
+                vec![scan, cusum, variance],
+            )
         } else {
-            ("Source-address CUSUM per algorithm (cluster max over sensors)", vec![cusum, variance])
+            (
+                "Source-address CUSUM per algorithm (cluster max over sensors)",
+                vec![cusum, variance],
+            )
         };
         blb_plot::Figure {
             title: title.into(),

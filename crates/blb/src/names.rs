@@ -36,8 +36,18 @@ pub fn core_error(e: &blb_core::Error, name: impl FnOnce(&str) -> String) -> any
 fn balance_table(a: &BalanceArgs) -> Vec<(&'static str, &'static str, bool, &'static str)> {
     let v = &a.variant;
     vec![
-        ("sensors", "--sensors", a.sensors.is_some(), "[balance] sensors"),
-        ("capacity", "--capacity", a.capacity.is_some(), "[balance] capacity"),
+        (
+            "sensors",
+            "--sensors",
+            a.sensors.is_some(),
+            "[balance] sensors",
+        ),
+        (
+            "capacity",
+            "--capacity",
+            a.capacity.is_some(),
+            "[balance] capacity",
+        ),
         ("flow_cap", "--flow-cap", a.flow_cap.is_some(), "[flow] cap"),
         ("fragment_cap", "", false, "[flow] fragment_cap"),
         ("fragment_timeout", "", false, "[flow] fragment_timeout"),
@@ -60,18 +70,63 @@ fn balance_table(a: &BalanceArgs) -> Vec<(&'static str, &'static str, bool, &'st
             a.load_threshold.is_some(),
             "[blb] load_threshold",
         ),
-        ("duplication", "--duplication", a.duplication.is_some(), "[blb] duplication"),
+        (
+            "duplication",
+            "--duplication",
+            a.duplication.is_some(),
+            "[blb] duplication",
+        ),
         ("m_max", "--m-max", a.m_max.is_some(), "[blb] m_max"),
         ("th_w", "--th-w", a.th_w.is_some(), "[blb] th_w"),
-        ("cluster_cap", "--cluster-cap", a.cluster_cap.is_some(), "[blb] cluster_cap"),
+        (
+            "cluster_cap",
+            "--cluster-cap",
+            a.cluster_cap.is_some(),
+            "[blb] cluster_cap",
+        ),
         ("refresh_interval", "", false, "[blb] refresh_interval"),
-        ("flow_load", "--flow-rate", a.flow_rate.is_some(), "[blb] flow_rate"),
-        ("train_flows", "--train-flows", a.train_flows.is_some(), "[blb] train_flows"),
-        ("join_distance", "--join-distance", v.join_distance.is_some(), "[blb] join_distance"),
-        ("headroom", "--headroom", v.headroom.is_some(), "[blb] headroom"),
-        ("noise_sigmas", "--noise-sigmas", v.noise_sigmas.is_some(), "[blb] noise_sigmas"),
-        ("alpha_ip", "--alpha-ip", a.alpha_ip.is_some(), "[blb] alpha_ip"),
-        ("alpha_port", "--alpha-port", a.alpha_port.is_some(), "[blb] alpha_port"),
+        (
+            "flow_load",
+            "--flow-rate",
+            a.flow_rate.is_some(),
+            "[blb] flow_rate",
+        ),
+        (
+            "train_flows",
+            "--train-flows",
+            a.train_flows.is_some(),
+            "[blb] train_flows",
+        ),
+        (
+            "join_distance",
+            "--join-distance",
+            v.join_distance.is_some(),
+            "[blb] join_distance",
+        ),
+        (
+            "headroom",
+            "--headroom",
+            v.headroom.is_some(),
+            "[blb] headroom",
+        ),
+        (
+            "noise_sigmas",
+            "--noise-sigmas",
+            v.noise_sigmas.is_some(),
+            "[blb] noise_sigmas",
+        ),
+        (
+            "alpha_ip",
+            "--alpha-ip",
+            a.alpha_ip.is_some(),
+            "[blb] alpha_ip",
+        ),
+        (
+            "alpha_port",
+            "--alpha-port",
+            a.alpha_port.is_some(),
+            "[blb] alpha_port",
+        ),
         (
             "alpha_protocol",
             "--alpha-protocol",
@@ -95,7 +150,10 @@ pub fn balance_setting(setting: &str, a: &BalanceArgs, file: &ConfigFile) -> Str
     balance_table(a)
         .into_iter()
         .find(|row| row.0 == setting)
-        .map_or_else(|| setting.to_string(), |(_, flag, g, key)| given(g, flag, key))
+        .map_or_else(
+            || setting.to_string(),
+            |(_, flag, g, key)| given(g, flag, key),
+        )
 }
 
 /// The α's with where each came from, for an error about their sum.

@@ -187,7 +187,11 @@ impl BalanceSettings {
             .map_err(|e| usage(format!("{algorithm_name}: {e}")))?;
         let hash_mode = match args.hash_mode.as_deref().or(b.hash_mode.as_deref()) {
             Some(m) => m.parse::<HashMode>().map_err(|e| {
-                let n = names::given(args.hash_mode.is_some(), "--hash-mode", "[balance] hash_mode");
+                let n = names::given(
+                    args.hash_mode.is_some(),
+                    "--hash-mode",
+                    "[balance] hash_mode",
+                );
                 usage(format!("{n}: {e}"))
             })?,
             None => HashMode::FiveTuple,
@@ -195,7 +199,8 @@ impl BalanceSettings {
         let (hash_key, key_source) = match args.hash_key.as_deref().or(b.hash_key.as_deref()) {
             Some(hex) => (
                 HashKey::from_hex(hex).map_err(|e| {
-                    let n = names::given(args.hash_key.is_some(), "--hash-key", "[balance] hash_key");
+                    let n =
+                        names::given(args.hash_key.is_some(), "--hash-key", "[balance] hash_key");
                     usage(format!("{n}: {e}"))
                 })?,
                 KeySource::Configured,
@@ -223,7 +228,10 @@ impl BalanceSettings {
         if let Some(c) = capacities.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
             let which = match (&args.capacity, &b.capacities) {
                 (None, Some(_)) => "[balance] capacities".to_string(),
-                _ if live && args.capacity.is_none() && file.sensor.iter().any(|s| s.capacity.is_some()) => {
+                _ if live
+                    && args.capacity.is_none()
+                    && file.sensor.iter().any(|s| s.capacity.is_some()) =>
+                {
                     "[[sensor]] capacity".to_string()
                 }
                 _ => name("capacity"),
@@ -256,9 +264,7 @@ impl BalanceSettings {
         if let Some(t) = file.live.report_stale_after {
             engine.report_stale_after = secs_to_nanos("[live] report_stale_after", t)?;
         }
-        engine
-            .validate()
-            .map_err(|e| names::core_error(&e, name))?;
+        engine.validate().map_err(|e| names::core_error(&e, name))?;
         let blb = blb_config(args, &file.blb)?;
         blb.validate(sensors)
             .map_err(|e| names::core_error(&e, name))?;

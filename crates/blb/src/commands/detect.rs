@@ -27,7 +27,10 @@ pub fn run(a: &DetectArgs) -> anyhow::Result<()> {
     }
     cfg.validate().map_err(|e| {
         let blb_detect::DetectError::BadOption { name, reason } = e;
-        usage(format!("{} {reason}", crate::names::detect_setting(name, a)))
+        usage(format!(
+            "{} {reason}",
+            crate::names::detect_setting(name, a)
+        ))
     })?;
     let mut db = AddressDb::new(AddressDbConfig::default()).map_err(|e| usage(e.to_string()))?;
     if let Some(train) = &a.train {

@@ -110,6 +110,9 @@ impl Default for GenOptions {
 
 /// Longest capture accepted (seconds): about 116 days.
 const MAX_SECS: f64 = 1e7;
+/// Most frames one capture may hold, per rate (attack or background).
+pub const MAX_FRAMES: f64 = 1e9;
+
 /// Largest number of udp-flood attackers accepted.
 const MAX_ATTACKERS: u64 = 50_000_000;
 
@@ -236,12 +239,12 @@ impl GenOptions {
             }
         }
         match scenario {
-            Scenario::UdpFlood => self.validate_udp_flood(),
+            Scenario::UdpFlood => self.validate_udp_flood()?,
             Scenario::SynFlood => {
                 positive_rate("syn_rate", self.syn_rate)?;
-                port("syn_port", self.syn_port)
+                port("syn_port", self.syn_port)?
             }
-            Scenario::PortSweep => self.validate_sweep(),
+            Scenario::PortSweep => self.validate_sweep()?,
             Scenario::PortScan => {
                 positive_rate("scan_rate", self.scan_rate)?;
                 if self.scan_ports == 0 {
@@ -250,10 +253,50 @@ impl GenOptions {
                         "must be between 1 and 65535, got 0".into(),
                     ));
                 }
-                Ok(())
             }
-            Scenario::Background => Ok(()),
+            Scenario::Background => {}
         }
+        self.validate_size(scenario)
+    }
+
+    /// The capture stays a capture: at most [`MAX_FRAMES`] frames from the attack's rate and
+    /// from the background's, each named by its rate (a rate of 1e9 per second for 100 s
+    /// would otherwise write for hours).
+    fn validate_size(&self, scenario: Scenario) -> Result<(), GenError> {
+        let floods = if self.second_victim.is_some() {
+            2.0
+        } else {
+            1.0
+        };
+        let (name, rate) = match scenario {
+            Scenario::UdpFlood => (
+                "attack_rate_bytes",
+                floods * self.attack_rate_bytes / self.packet_size as f64,
+            ),
+            Scenario::SynFlood => ("syn_rate", self.syn_rate),
+            // A probe, and at most a reply and the scanner's reset.
+            Scenario::PortSweep => ("sweep_rate", 3.0 * self.sweep_rate),
+            Scenario::PortScan => ("scan_rate", 3.0 * self.scan_rate),
+            Scenario::Background => ("background_rate", 0.0),
+        };
+        for (name, frames) in [
+            (name, rate * self.duration_secs),
+            (
+                "background_rate",
+                self.background_rate * (self.duration_secs + self.training_secs),
+            ),
+        ] {
+            if frames > MAX_FRAMES {
+                return Err(bad(
+                    name,
+                    format!(
+                        "would make about {frames:.1e} frames over the capture's {} s, more than {MAX_FRAMES:e}: lower the rate or the duration",
+                        self.duration_secs + self.training_secs
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_udp_flood(&self) -> Result<(), GenError> {

@@ -92,6 +92,16 @@ pub enum PcapError {
         what: String,
     },
 
+    /// A pcapng section header block that cannot be right (`before_packet` 1: the file's own
+    /// first header).
+    #[error("corrupt pcapng section header block {}: {what}", if *.before_packet <= 1 { "at the start of the file".to_string() } else { format!("before packet {}", .before_packet) })]
+    CorruptSection {
+        /// The number the next packet would have had.
+        before_packet: u64,
+        /// What is wrong.
+        what: String,
+    },
+
     /// A writer was asked something it cannot do (bad interface id, oversized packet).
     #[error("invalid write: {what}")]
     InvalidWrite {
@@ -119,6 +129,14 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unsupported pcap version 1.0 (only 2.x is supported)"
+        );
+        let e = PcapError::CorruptSection {
+            before_packet: 1,
+            what: "block length 8 is impossible".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "corrupt pcapng section header block at the start of the file: block length 8 is impossible"
         );
         let e = PcapError::NotACapture { magic: 0xdead_beef };
         assert_eq!(

@@ -84,6 +84,14 @@ fn corrupt(packet: u64, what: impl Into<String>) -> PcapError {
     }
 }
 
+/// A section header block that cannot be right, named as such rather than as a packet.
+fn corrupt_section(before_packet: u64, what: impl Into<String>) -> PcapError {
+    PcapError::CorruptSection {
+        before_packet,
+        what: what.into(),
+    }
+}
+
 impl NgState {
     pub(crate) fn precision(&self) -> TsPrecision {
         if self.nano {
@@ -130,19 +138,17 @@ impl NgState {
                 what: "pcapng section header with an invalid byte-order magic",
             });
         } else {
-            return Err(corrupt(
-                number,
-                "section header block has an invalid byte-order magic",
-            ));
+            return Err(corrupt_section(number, "invalid byte-order magic"));
         };
         let len = rd_u32(h, 4, big);
         let ulen = len as usize;
         if ulen < SHB_MIN_LEN || len > MAX_RECORD {
-            return Err(PcapError::ImpossibleLength {
-                packet: number,
-                len: u64::from(len),
-                limit: u64::from(MAX_RECORD),
-            });
+            return Err(corrupt_section(
+                number,
+                format!(
+                    "block length {len} is impossible (at least {SHB_MIN_LEN}, at most {MAX_RECORD})"
+                ),
+            ));
         }
         let got = input.ensure(ulen)?;
         if got < ulen {
@@ -155,9 +161,9 @@ impl NgState {
             return Err(PcapError::UnsupportedPcapNgVersion { major, minor });
         }
         if rd_u32(b, ulen - 4, big) != len {
-            return Err(corrupt(
+            return Err(corrupt_section(
                 number,
-                "section header block trailing length does not match",
+                "the trailing length does not match",
             ));
         }
         self.big = big;

@@ -240,3 +240,47 @@ fn options_live_in_a_toml_generate_table() {
     let back: GenOptions = toml::from_str(&text).unwrap();
     assert_eq!(back, GenOptions::default());
 }
+
+/// A rate the capture cannot hold is refused by the rate's name (at 1e9 SYNs a second for
+/// 100 s the generator once wrote without end).
+#[test]
+fn rates_that_would_never_end_are_refused() {
+    for (scenario, opts, name) in [
+        (
+            Scenario::SynFlood,
+            GenOptions {
+                syn_rate: 1e9,
+                ..GenOptions::default()
+            },
+            "syn_rate",
+        ),
+        (
+            Scenario::UdpFlood,
+            GenOptions {
+                attack_rate_bytes: 1e10,
+                packet_size: 64,
+                ..GenOptions::default()
+            },
+            "attack_rate_bytes",
+        ),
+        (
+            Scenario::Background,
+            GenOptions {
+                background_rate: 1e8,
+                ..GenOptions::default()
+            },
+            "background_rate",
+        ),
+    ] {
+        let (got, reason) = err(scenario, opts);
+        assert_eq!(got, name, "{reason}");
+        assert!(reason.contains("more than 1e9"), "{reason}");
+    }
+    // A high rate over a short capture is fine.
+    let short = GenOptions {
+        syn_rate: 1e6,
+        duration_secs: 10.0,
+        ..GenOptions::default()
+    };
+    assert!(short.validate(Scenario::SynFlood).is_ok());
+}

@@ -293,3 +293,47 @@ fn block_length_not_multiple_of_four_is_tolerated() {
     assert_eq!(got.packets[0].data, vec![1, 2, 3]);
     assert_eq!(got.packets[1].ts_nanos, 6_000);
 }
+
+/// A corrupt section header is named as the section header it is (at the start of the file,
+/// or before the packet that would have come next), never as "packet 1".
+#[test]
+fn a_corrupt_section_header_is_not_a_packet() {
+    // The file's first section header: a trailing length that does not match.
+    let mut f = ng();
+    f.shb(false, 1).idb(1, 0, &[]).epb(0, 1, 1, &[1]);
+    let shb_len = u32::from_le_bytes(f.out[4..8].try_into().unwrap()) as usize;
+    f.out[shb_len - 4] ^= 0x40;
+    let e = CaptureReader::new(&f.out[..]).err().expect("refused");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("corrupt pcapng section header block at the start of the file"),
+        "{text}"
+    );
+    assert!(!text.contains("packet 1"), "{text}");
+    // The first header with an impossible length.
+    let mut f = ng();
+    f.shb(false, 1);
+    f.out[4..8].copy_from_slice(&8u32.to_le_bytes());
+    let text = CaptureReader::new(&f.out[..])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(text.contains("section header block at the start"), "{text}");
+    assert!(text.contains("block length 8 is impossible"), "{text}");
+    // A second section's header, after two packets: named before packet 3.
+    let mut f = ng();
+    f.shb(false, 1)
+        .idb(1, 0, &[])
+        .epb(0, 1, 1, &[1])
+        .epb(0, 2, 1, &[2]);
+    let at = f.out.len();
+    f.shb(false, 1);
+    f.out[at + 8] = 0;
+    let got = read_all(&f.out[..]);
+    assert_eq!(got.packets.len(), 2);
+    let text = got.error.expect("an error").to_string();
+    assert!(
+        text.contains("section header block before packet 3"),
+        "{text}"
+    );
+}

@@ -42,6 +42,8 @@ pub struct Control {
     pub commands: Mutex<Sender<Envelope>>,
     /// The latest snapshot (for `/status`).
     pub snapshot: Arc<Mutex<Snapshot>>,
+    /// Wrong tokens are logged at most once per period (a brute force must not fill the log).
+    pub wrong_token_log: Mutex<super::ratelimit::RateLimited>,
 }
 
 impl Handler for Control {
@@ -102,7 +104,19 @@ impl Control {
             ));
         }
         if !token_matches(given, token) {
-            tracing::warn!(peer = %req.peer, path = %req.path, "control request with a wrong token refused");
+            let allowed = self
+                .wrong_token_log
+                .lock()
+                .ok()
+                .and_then(|mut r| r.allow(std::time::Instant::now()));
+            if let Some(suppressed) = allowed {
+                tracing::warn!(
+                    peer = %req.peer,
+                    path = %req.path,
+                    suppressed,
+                    "control request with a wrong token refused (at most one such line per 10 s; `suppressed` counts those not logged since the last)"
+                );
+            }
             return Some(Response::json(403, "{\"error\":\"wrong token\"}\n"));
         }
         None

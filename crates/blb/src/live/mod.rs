@@ -12,6 +12,7 @@
 pub mod control;
 pub mod health;
 pub mod metrics;
+pub mod ratelimit;
 pub mod settings;
 pub mod summary;
 mod wiring;

@@ -162,6 +162,7 @@ pub fn start_endpoints(
             token: live.control_token.clone(),
             commands: Mutex::new(commands.clone()),
             snapshot: Arc::clone(snapshot),
+            wrong_token_log: Mutex::new(Default::default()),
         };
         let server = Server::bind(addr, "control endpoint", Arc::new(c))?;
         tracing::info!(address = %server.local_addr(), "control endpoint listening");

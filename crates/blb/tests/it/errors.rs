@@ -299,3 +299,22 @@ fn flags_that_do_not_apply_are_refused() {
     let err = usage_error(&["experiment", "--read", i, "--training", "1000"]);
     assert!(err.contains("no longer than --training 1000"), "{err}");
 }
+
+#[test]
+fn a_generator_rate_that_never_ends_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("g.pcap");
+    let err = usage_error(&[
+        "generate",
+        "syn-flood",
+        "-w",
+        out.to_str().expect("utf-8"),
+        "--syn-rate",
+        "1e9",
+    ]);
+    assert!(
+        err.contains("--syn-rate") && err.contains("more than 1e9"),
+        "{err}"
+    );
+    assert!(!out.exists() || std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == 0);
+}

@@ -37,6 +37,14 @@ pub struct FragmentSummary {
     pub flow_conflicts: u64,
     /// Datagrams forgotten because the fragment table was full.
     pub evicted: u64,
+    /// Non-first fragments held until their first fragment arrived, so the whole datagram
+    /// went where its flow goes.
+    pub held: u64,
+    /// Held datagrams whose first fragment did not come within the hold's time limit (or
+    /// before the end): placed by the 3-tuple fallback.
+    pub hold_expired: u64,
+    /// Held datagrams placed by the 3-tuple fallback early, to keep the hold within its cap.
+    pub hold_overflowed: u64,
 }
 
 /// Load statistics.
@@ -44,7 +52,7 @@ pub struct FragmentSummary {
 pub struct LoadSummary {
     /// Capacity of each sensor, bytes per second.
     pub capacity_bytes_per_sec: Vec<f64>,
-    /// Seconds that carried traffic (the samples below).
+    /// Seconds that carried traffic (every one of the run, however few samples are kept).
     pub seconds: usize,
     /// Mean over seconds of the per-second variance of sensor load (%²).
     pub variance_mean: f64,
@@ -139,29 +147,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Collect the summary from a finished engine.
-    pub fn from_engine(
-        engine: &Engine,
-        input: String,
-        outputs: &[String],
-        variance_bound: f64,
-    ) -> Self {
+    /// Collect the summary from a finished engine. The load figures are the engine's exact
+    /// whole-run aggregates, seconds over V counted against its `variance_bound`.
+    pub fn from_engine(engine: &Engine, input: String, outputs: &[String]) -> Self {
         let st = engine.stats();
         let fl = engine.flow_stats();
         let fr = engine.fragment_stats();
-        let seconds = engine.seconds();
-        let n = seconds.len();
-        let variance_mean = if n == 0 {
-            0.0
-        } else {
-            seconds.iter().map(|s| s.variance).sum::<f64>() / n as f64
-        };
-        let variance_max = seconds.iter().map(|s| s.variance).fold(0.0, f64::max);
-        let max_load = seconds.iter().map(|s| s.max_load).fold(0.0, f64::max);
-        let over = seconds
-            .iter()
-            .filter(|s| s.variance > variance_bound)
-            .count();
+        let load = engine.load_totals();
         let spread = st.destinations.at_least(MIN_DESTINATION_FLOWS);
         let destinations = DestinationSummary {
             min_flows: MIN_DESTINATION_FLOWS,
@@ -215,17 +207,20 @@ impl Summary {
                 out_of_order: fr.out_of_order,
                 flow_conflicts: fr.flow_conflicts,
                 evicted: fr.evicted,
+                held: fr.held,
+                hold_expired: fr.hold_expired,
+                hold_overflowed: fr.hold_overflowed,
             },
             copies: st.copies,
             load: LoadSummary {
                 capacity_bytes_per_sec: engine.config().capacities.clone(),
-                seconds: n,
-                variance_mean,
-                variance_max,
-                max_load,
-                variance_bound,
-                seconds_over_bound: over,
-                fraction_over_bound: if n == 0 { 0.0 } else { over as f64 / n as f64 },
+                seconds: usize::try_from(load.seconds).unwrap_or(usize::MAX),
+                variance_mean: load.variance_mean(),
+                variance_max: load.variance_max,
+                max_load: load.max_load,
+                variance_bound: load.variance_bound,
+                seconds_over_bound: usize::try_from(load.seconds_over_bound).unwrap_or(usize::MAX),
+                fraction_over_bound: load.fraction_over_bound(),
             },
             destinations,
             balancer: engine
@@ -284,6 +279,13 @@ impl Summary {
             self.drops_total,
             self.flow_table_evictions
         );
+        let f = &self.fragments;
+        if f.held > 0 || f.flow_conflicts > 0 {
+            s += &format!(
+                "fragments held for their first fragment {}, held datagrams placed by the 3-tuple fallback {} (time limit) and {} (cap), first fragments copied {}\n",
+                f.held, f.hold_expired, f.hold_overflowed, f.flow_conflicts
+            );
+        }
         s += &format!(
             "load variance per second: mean {:.3}, max {:.3} (%²), above V = {} in {:.1} % of seconds; max sensor load {:.2} %\n",
             self.load.variance_mean,

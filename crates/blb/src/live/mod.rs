@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod health;
+mod hold;
 pub mod metrics;
 pub mod ratelimit;
 pub mod settings;
@@ -24,12 +25,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use blb_core::Engine;
+use blb_core::hold::{Decision, HoldHandle};
 use blb_core::sensor::{SensorId, SensorSet};
 use blb_core::stats::DropReason;
 use blb_live::capture::{PacketSource, wait_readable};
 use blb_live::deliver::queue::SensorQueue;
 
 use crate::pipeline::Outcome;
+use crate::pipeline::held::HeldFrames;
 use crate::settings::BalanceSettings;
 use crate::summary::Summary;
 use control::{Command, Envelope};
@@ -68,7 +71,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     }
 
     let balancer = crate::pipeline::build_balancer(settings)?;
-    let mut engine = Engine::new(settings.engine.clone(), balancer)?;
+    let mut engine = Engine::new(crate::pipeline::engine_config(settings), balancer)?;
     let mut sources = wiring::open_sources(live)?;
     let link_types: Vec<u32> = sources.iter().map(|s| s.link_type()).collect();
     let (mut queues, counters, descriptions) = wiring::open_deliveries(live, &link_types)?;
@@ -121,6 +124,8 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         changed: false,
         routed: vec![(0, 0); names.len()],
         capture_errors: vec![None; sources.len()],
+        held: HeldFrames::new(settings.engine.fragment_hold_bytes),
+        released: Vec::new(),
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -138,9 +143,11 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         if failing && got == 0 {
             std::thread::sleep(TICK);
         }
+        // Held fragments never wait past their time limit, traffic or not.
+        looped.expire_holds();
         if got == 0 {
             looped.flush();
-            if let Err(e) = wait_readable(&fds, 20) {
+            if let Err(e) = wait_readable(&fds, looped.wait_ms(20)) {
                 capture_error = Some(anyhow::Error::new(e));
                 break "capture error";
             }
@@ -151,6 +158,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             looped.commands(&rx);
             looped.check_health();
             looped.engine.tick(wall_nanos());
+            looped.push_released();
             next_tick = now + TICK;
         }
         if now >= next_snapshot || looped.changed {
@@ -184,6 +192,10 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             let _ = wait_readable(&fds, 10);
         }
     }
+    // End of input: the engine releases the fragments it still holds; they go out before the
+    // queues close.
+    looped.engine.finish();
+    looped.push_released();
     looped.flush();
     let last = looped.snapshot(&mut sources);
     drop(looped);
@@ -202,11 +214,9 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             close_error.get_or_insert(anyhow::Error::new(e).context(format!("sensor {name}")));
         }
     }
-    engine.finish();
 
     let input = format!("live: {}", live.interfaces.join(", "));
-    let mut summary =
-        Summary::from_engine(&engine, input, &descriptions, settings.variance_bound());
+    let mut summary = Summary::from_engine(&engine, input, &descriptions);
     summary.add_live(summary::LiveSummary {
         capture: last
             .capture
@@ -267,6 +277,9 @@ struct Loop<'a> {
     routed: Vec<(u64, u64)>,
     /// Per capture source, the error it last failed with (said once, until it works again).
     capture_errors: Vec<Option<String>>,
+    /// Frames the engine holds (fragments waiting for their first fragment).
+    held: HeldFrames,
+    released: Vec<(HoldHandle, SensorSet)>,
 }
 
 impl Loop<'_> {
@@ -296,24 +309,24 @@ impl Loop<'_> {
         (got, failing)
     }
 
-    /// Drain one source: decide and queue every frame it has ready.
+    /// Drain one source: decide and queue every frame it has ready (a held frame is copied
+    /// and queued when the engine releases it, before the frame that released it).
     fn drain(&mut self, src: &mut dyn PacketSource) -> anyhow::Result<usize> {
         let link_type = src.link_type();
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
-        let routed = &mut self.routed;
+        let (routed, held, released) = (&mut self.routed, &mut self.held, &mut self.released);
         let n = src.drain(BURST, &mut |frame| {
             let meta = blb_wire::parse(link_type, frame.ts, frame.wire_len, frame.data);
-            let sensors = engine.handle(&meta);
-            for s in sensors {
-                if let Some(r) = routed.get_mut(usize::from(s)) {
-                    r.0 += 1;
-                    r.1 += frame.data.len() as u64;
-                }
-                if let Some(q) = queues.get_mut(usize::from(s)) {
-                    q.push(link_type, frame, sensors.bits(), &mut |token, len| {
-                        dropped.push((s, token, len))
-                    });
-                }
+            let decision = engine.handle_or_hold(&meta, held.next_handle());
+            if decision == Decision::Held {
+                held.hold(link_type, frame.ts, frame.wire_len, frame.data);
+            }
+            engine.released(released);
+            if !released.is_empty() {
+                hold::queue_released(held, released, queues, routed, dropped);
+            }
+            if let Decision::Send(sensors) = decision {
+                hold::queue_frame(queues, routed, dropped, link_type, frame, sensors);
             }
         })?;
         self.settle_drops();

@@ -1,6 +1,7 @@
 //! The offline pipeline of `blb balance`: read a capture, parse each frame, let the engine
 //! decide, write each packet to its sensors' captures.
 
+pub mod held;
 pub mod output;
 mod writer_thread;
 
@@ -16,12 +17,14 @@ use std::collections::HashSet;
 use blb_core::balancer::Balancer;
 use blb_core::blb::{BlbBalancer, FlowPoint};
 use blb_core::flow_key::{FlowKey, KeyOptions};
+use blb_core::hold::{Decision, HoldHandle};
 use blb_core::sensor::SensorSet;
 use blb_core::stats::DropReason;
 use blb_pcap::CaptureReader;
 
 use crate::settings::{Algorithm, BalanceSettings, KeySource};
 use crate::summary::Summary;
+use held::HeldFrames;
 use output::{SensorFiles, Written};
 
 /// Packets between progress-bar updates.
@@ -61,7 +64,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let mut reader =
         CaptureReader::new(input).with_context(|| format!("{name}: cannot read the capture"))?;
     let balancer = build_balancer(settings)?;
-    let mut engine = Engine::new(settings.engine.clone(), balancer)?;
+    let mut engine = Engine::new(engine_config(settings), balancer)?;
     let n = settings.engine.sensors;
 
     let progress = progress_bar(settings.progress, len);
@@ -87,8 +90,9 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         reader.precision(),
         reader.snaplen(),
     )?;
+    let mut router = Router::new(&mut engine, &mut files);
     if let Some((link_type, ts, wire_len, data)) = first {
-        deliver(&mut engine, &mut files, link_type, ts, wire_len, &data)?;
+        router.packet(link_type, ts, wire_len, &data)?;
         loop {
             let packet = match reader.next_packet() {
                 Ok(Some(p)) => p,
@@ -98,9 +102,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
                     break;
                 }
             };
-            deliver(
-                &mut engine,
-                &mut files,
+            router.packet(
                 packet.link_type,
                 packet.ts_nanos,
                 packet.wire_len,
@@ -113,8 +115,9 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             }
         }
     }
+    // The engine releases the fragments it still holds; they are written before the end.
+    router.finish()?;
     files.finish()?;
-    engine.finish();
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -124,7 +127,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let mut summary = Summary::from_engine(&engine, name, &paths, settings.variance_bound());
+    let mut summary = Summary::from_engine(&engine, name, &paths);
     if settings.algorithm == Algorithm::Hash {
         summary.hash_mode = Some(settings.hash_mode.to_string());
         summary.hash_key = Some(
@@ -218,17 +221,98 @@ pub fn for_each_packet(
     Ok(())
 }
 
-/// Parse one frame, let the engine decide, write it to its sensors.
-fn deliver(
+/// The engine's settings for a run: the settings', with the variance bound its whole-run load
+/// aggregates count seconds over set to the balancer's V (as the summary reports it).
+pub fn engine_config(settings: &BalanceSettings) -> blb_core::EngineConfig {
+    let mut cfg = settings.engine.clone();
+    cfg.variance_bound = settings.variance_bound();
+    cfg
+}
+
+/// The engine and the outputs of a run, with the frames the engine holds (fragments waiting
+/// for their first fragment, `blb_core::hold`).
+struct Router<'a> {
+    engine: &'a mut Engine,
+    files: &'a mut SensorFiles,
+    held: HeldFrames,
+    released: Vec<(HoldHandle, SensorSet)>,
+}
+
+impl<'a> Router<'a> {
+    fn new(engine: &'a mut Engine, files: &'a mut SensorFiles) -> Self {
+        let budget = engine.config().fragment_hold_bytes;
+        Router {
+            engine,
+            files,
+            held: HeldFrames::new(budget),
+            released: Vec::new(),
+        }
+    }
+
+    /// Parse one frame, let the engine decide, write it to its sensors (or keep it while the
+    /// engine holds it). Frames the engine released meanwhile arrived earlier: they are
+    /// written first, so each output keeps the order of arrival of each datagram's fragments.
+    fn packet(
+        &mut self,
+        link_type: u32,
+        ts: u64,
+        wire_len: u32,
+        data: &[u8],
+    ) -> anyhow::Result<()> {
+        let meta = blb_wire::parse(link_type, ts, wire_len, data);
+        let decision = self.engine.handle_or_hold(&meta, self.held.next_handle());
+        if decision == Decision::Held {
+            self.held.hold(link_type, ts, wire_len, data);
+        }
+        self.write_released()?;
+        if let Decision::Send(sensors) = decision {
+            write(
+                self.engine,
+                self.files,
+                sensors,
+                link_type,
+                ts,
+                wire_len,
+                data,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Write the frames the engine released.
+    fn write_released(&mut self) -> anyhow::Result<()> {
+        self.engine.released(&mut self.released);
+        let (engine, files) = (&mut *self.engine, &mut *self.files);
+        for (handle, sensors) in self.released.drain(..) {
+            let written = self.held.release(handle, |link_type, ts, wire_len, data| {
+                write(engine, files, sensors, link_type, ts, wire_len, data)
+            });
+            match written {
+                Some(result) => result?,
+                None => anyhow::bail!("the engine released a frame it did not hold ({handle})"),
+            }
+        }
+        Ok(())
+    }
+
+    /// End of input: the engine releases what it still holds; write it.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.engine.finish();
+        self.write_released()
+    }
+}
+
+/// Write one frame to `sensors`; a sensor whose output cannot take its link type counts it
+/// as a drop.
+fn write(
     engine: &mut Engine,
     files: &mut SensorFiles,
+    sensors: SensorSet,
     link_type: u32,
     ts: u64,
     wire_len: u32,
     data: &[u8],
 ) -> anyhow::Result<()> {
-    let meta = blb_wire::parse(link_type, ts, wire_len, data);
-    let sensors = engine.handle(&meta);
     let mut mismatched = SensorSet::EMPTY;
     for s in sensors {
         if files.write(usize::from(s), link_type, ts, wire_len, data)? == Written::LinkTypeMismatch

@@ -4,7 +4,9 @@
 //!
 //! Batches are written in the order they are sent, so each file's bytes are exactly what a
 //! direct writer would produce. The queue is bounded (backpressure, bounded memory) and batch
-//! buffers are recycled (no allocation per batch in the steady state).
+//! buffers are recycled (no allocation per batch in the steady state): at most one buffer of
+//! [`BATCH`] bytes per sensor being filled, [`QUEUE`] queued and one being written, so
+//! `(sensors + QUEUE + 1) × BATCH` bytes at most, whatever the input's length.
 
 use std::fs::File;
 use std::io::Write;
@@ -16,7 +18,7 @@ use std::thread::JoinHandle;
 /// Bytes gathered per sensor before a batch is handed over.
 pub const BATCH: usize = 1 << 20;
 /// Batches in flight at most.
-const QUEUE: usize = 32;
+pub const QUEUE: usize = 32;
 
 /// The thread and the channels to it.
 pub struct WriterThread {
@@ -115,6 +117,11 @@ impl BatchSink {
 
 impl Write for BatchSink {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        // Hand the batch over before it would outgrow its capacity: a batch that grew past
+        // BATCH would double its buffer, and every buffer in flight with it.
+        if !self.buf.is_empty() && self.buf.len() + data.len() > BATCH {
+            self.hand_over()?;
+        }
         if self.buf.capacity() == 0 {
             self.buf = self
                 .pool

@@ -15,4 +15,5 @@ mod live_replay;
 mod malformed;
 mod shared_pcaps;
 mod skip;
+mod soak;
 mod util;

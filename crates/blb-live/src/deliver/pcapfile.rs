@@ -467,6 +467,14 @@ impl Drop for PcapFileSink {
         if let Some(cur) = self.current.as_mut() {
             let _ = cur.pcap.flush();
         }
+        // No frame ever came: still a valid (empty) capture, as offline balancing writes,
+        // with the link type of the last frame sent, or Ethernet.
+        if let Some(file) = self.fresh.take() {
+            let link = self.link_type.unwrap_or(1);
+            if let Ok(mut w) = PcapWriter::new(file, link, TsPrecision::Nano, DEFAULT_SNAPLEN) {
+                let _ = w.flush();
+            }
+        }
     }
 }
 

@@ -310,6 +310,20 @@ fn pcap_missing_directory_and_link_type() {
     assert!(r.next_packet().unwrap().is_none());
 }
 
+/// A sensor that got no frame still has a valid capture: the 24-byte pcap header, as offline
+/// balancing writes (it was an empty file).
+#[test]
+fn pcap_without_frames_is_a_valid_empty_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.pcap");
+    drop(PcapFileSink::open(&PcapFileConfig::new(&path)).unwrap());
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 24, "{bytes:?}");
+    let mut r = CaptureReader::new(&bytes[..]).unwrap();
+    assert_eq!(r.link_type(), Some(1));
+    assert!(r.next_packet().unwrap().is_none());
+}
+
 /// A pcap sink whose file is `/dev/full` (every write fails with ENOSPC), in a temporary
 /// directory kept alive by the first element; `None` (skipped) without `/dev/full`.
 fn full_disk_sink() -> Option<(tempfile::TempDir, PathBuf, PcapFileSink)> {

@@ -77,6 +77,7 @@ pub fn open_deliveries(
     let mut queues = Vec::new();
     let mut counters = Vec::new();
     let mut descriptions = Vec::new();
+    make_pcap_dirs(live)?;
     for s in &live.sensors {
         let at = format!("sensor '{}'", s.name);
         let sink: Box<dyn FrameSink> = match &s.delivery {
@@ -133,6 +134,37 @@ pub fn open_deliveries(
 }
 
 /// Start the metrics and control endpoints that are configured.
+/// Make the folders of the pcap outputs, as offline balancing does, and say (once) when the
+/// default `sensor-K.pcap` folder holds older files of a run with more sensors.
+fn make_pcap_dirs(live: &LiveSettings) -> anyhow::Result<()> {
+    let mut dirs: Vec<&std::path::Path> = Vec::new();
+    for s in &live.sensors {
+        if let Delivery::Pcap { path, .. } = &s.delivery
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dirs.contains(&dir)
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+            dirs.push(dir);
+        }
+    }
+    let default_names = live.sensors.iter().enumerate().all(|(i, s)| {
+        matches!(&s.delivery, Delivery::Pcap { path, .. }
+            if path.file_name().and_then(|n| n.to_str()) == Some(&format!("sensor-{i}.pcap")))
+    });
+    if let (true, [dir]) = (default_names, dirs.as_slice()) {
+        let stale = crate::pipeline::output::SensorFiles::stale(dir, live.sensors.len());
+        if !stale.is_empty() {
+            tracing::warn!(
+                directory = %dir.display(),
+                files = stale.len(),
+                "the output directory holds sensor-K.pcap files of an earlier run with more sensors; they are left as they are"
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn start_endpoints(
     live: &LiveSettings,
     names: &[String],

@@ -48,6 +48,29 @@ impl SensorFiles {
         dir.join(format!("sensor-{i}.pcap"))
     }
 
+    /// `sensor-K.pcap` files in `dir` with K ≥ `n`: outputs of an earlier run with more
+    /// sensors, which this run leaves as they are (and says so).
+    pub fn stale(dir: &Path, n: usize) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(usize, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let k = name
+                    .to_str()?
+                    .strip_prefix("sensor-")?
+                    .strip_suffix(".pcap")?
+                    .parse::<usize>()
+                    .ok()?;
+                (k >= n).then(|| (k, e.path()))
+            })
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, p)| p).collect()
+    }
+
     /// Create (truncate) `sensor-0.pcap` .. `sensor-{n-1}.pcap` in `dir`. With one link type
     /// the files are classic pcap; with several, pcapng.
     pub fn create(
@@ -59,6 +82,16 @@ impl SensorFiles {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        let stale = Self::stale(dir, n);
+        if let Some(last) = stale.last() {
+            eprintln!(
+                "warning: {} holds {} older output file(s) of a run with more sensors ({} .. {}), left as they are",
+                dir.display(),
+                stale.len(),
+                stale[0].display(),
+                last.display()
+            );
+        }
         let mut distinct: Vec<u32> = Vec::new();
         for &lt in link_types {
             if !distinct.contains(&lt) {

@@ -318,3 +318,43 @@ fn a_generator_rate_that_never_ends_is_refused() {
     );
     assert!(!out.exists() || std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == 0);
 }
+
+/// Output files of an earlier run with more sensors are not left without a word.
+#[test]
+fn reusing_a_write_dir_with_fewer_sensors_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("in.pcap");
+    let i = input.to_str().expect("utf-8");
+    assert!(
+        blb(&["generate", "background", "-w", i, "--duration", "2"])
+            .status
+            .success()
+    );
+    let out = tmp.path().join("out");
+    let o = out.to_str().expect("utf-8");
+    let run = |n: &str| {
+        blb(&[
+            "balance",
+            "-r",
+            i,
+            "--write-dir",
+            o,
+            "--sensors",
+            n,
+            "--algorithm",
+            "hash",
+            "--no-progress",
+        ])
+    };
+    assert!(run("4").status.success());
+    let quiet = run("4");
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("warning"));
+    let fewer = run("2");
+    assert!(fewer.status.success());
+    let err = String::from_utf8_lossy(&fewer.stderr);
+    assert!(err.contains("2 older output file(s)"), "{err}");
+    assert!(
+        err.contains("sensor-2.pcap") && err.contains("sensor-3.pcap"),
+        "{err}"
+    );
+}

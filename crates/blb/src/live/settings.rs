@@ -434,21 +434,32 @@ fn address(what: &str, s: &str, default_port: u16) -> anyhow::Result<SocketAddr>
 }
 
 fn duration(what: &str, secs: f64) -> anyhow::Result<Duration> {
-    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+    if !(secs.is_finite() && (1e-9..1e9).contains(&secs)) {
         return Err(usage(format!(
-            "{what} must be a positive number of seconds, not {secs}"
+            "{what} must be a number of seconds from 1e-9 (one nanosecond) up to 1e9, not {}",
+            crate::names::num(secs)
         )));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The first line of the token file; at most 4 KiB are read, so a misnamed device or a
+/// huge file cannot hold the start up.
 fn read_token(path: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
         usage(format!(
             "cannot read control_token_file {}: {e}",
             path.display()
         ))
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(4096)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    let text = String::from_utf8_lossy(&bytes);
     Ok(text.lines().next().unwrap_or("").trim().to_string())
 }
 

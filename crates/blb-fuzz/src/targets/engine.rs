@@ -131,7 +131,13 @@ pub fn run(data: &[u8]) {
         }
         let evictions = e.flow_stats().evicted;
         handed += 1;
-        match e.handle_or_hold(&p, n as u64) {
+        let decision = e.handle_or_hold(&p, n as u64);
+        // A flow evicted during this call (by this packet's flow, or by a held datagram
+        // placed when its hold ran out) may be placed anew: the split check starts afresh.
+        if e.flow_stats().evicted != evictions {
+            flows.clear();
+        }
+        match decision {
             Decision::Send(to) => deliver(&p, to, &mut flows),
             Decision::Held => {
                 assert!(held.insert(n as u64, p).is_none(), "a handle held twice");
@@ -141,9 +147,6 @@ pub fn run(data: &[u8]) {
         for (h, to) in released.drain(..) {
             let q = held.remove(&h).expect("released a packet not held");
             deliver(&q, to, &mut flows);
-        }
-        if e.flow_stats().evicted != evictions {
-            flows.clear();
         }
     }
     e.finish();

@@ -35,6 +35,7 @@ use crate::flow_key::{FlowKey, KeyOptions};
 use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
 use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
 use crate::hold::{Decision, FragmentHold, HoldHandle};
+use crate::limits::{flow_ended, limited};
 use crate::load::{LoadEstimator, LoadTotals, SecondSample, SecondStats};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
 use crate::sensor::{MAX_SENSORS, SensorSet};
@@ -80,6 +81,13 @@ pub struct EngineConfig {
     /// The variance bound V (%²) the whole-run load aggregates count seconds over (9, the
     /// paper's V; set it to the balancer's V).
     pub variance_bound: f64,
+    /// A flow's packets past this many captured bytes (both directions) go nowhere, counted
+    /// as `flow_cutoff`, as Suricata's stream depth or the Time Machine's cutoff: the packet
+    /// that crosses it still goes, and so do TCP FIN and RST segments, so the sensor sees the
+    /// connection end. `None`: no cutoff.
+    pub flow_cutoff_bytes: Option<u64>,
+    /// The same, in packets.
+    pub flow_cutoff_packets: Option<u64>,
 }
 
 /// Most per-second load samples `load_history_seconds` may keep.
@@ -104,6 +112,8 @@ impl EngineConfig {
             destination_cap: crate::stats::DESTINATIONS_TRACKED,
             load_history_seconds: 3600,
             variance_bound: 9.0,
+            flow_cutoff_bytes: None,
+            flow_cutoff_packets: None,
         }
     }
 
@@ -116,6 +126,17 @@ impl EngineConfig {
                 "sensors",
                 format!("must be between 1 and {MAX_SENSORS}, not {}", self.sensors),
             );
+        }
+        for (setting, cutoff) in [
+            ("flow_cutoff_bytes", self.flow_cutoff_bytes),
+            ("flow_cutoff_packets", self.flow_cutoff_packets),
+        ] {
+            if cutoff == Some(0) {
+                return bad(
+                    setting,
+                    "must be at least 1 (leave it out for no cutoff)".into(),
+                );
+            }
         }
         if self.capacities.len() != self.sensors {
             return bad(
@@ -207,6 +228,8 @@ pub struct Engine {
     pub(crate) in_service: SensorSet,
     pub(crate) reports: ReportedLoads,
     pub(crate) failover: crate::failover::FailoverStats,
+    /// Why the packet being handled goes nowhere, when a flow limit says so.
+    limit_drop: Option<DropReason>,
 }
 
 impl Engine {
@@ -245,6 +268,7 @@ impl Engine {
             in_service: SensorSet::all(cfg.sensors),
             reports: ReportedLoads::new(cfg.sensors, cfg.report_stale_after),
             failover: Default::default(),
+            limit_drop: None,
             balancer,
             cfg,
         })
@@ -293,9 +317,10 @@ impl Engine {
 
     fn advance(&mut self, now: Nanos) {
         self.now = now;
-        let balancer = &mut self.balancer;
-        self.flows
-            .advance(now, &mut |f, _| balancer.on_flow_end(f.tag, now));
+        let (balancer, bypass) = (&mut self.balancer, &mut self.stats.bypass);
+        self.flows.advance(now, &mut |f, _| {
+            flow_ended(balancer.as_mut(), bypass, f, now)
+        });
         self.frags.advance(now);
         if self.hold_deadline().is_some_and(|d| d <= now) {
             self.expire_holds(now);
@@ -304,8 +329,10 @@ impl Engine {
 
     /// Account a delivery to `sensors` of a packet of `cap_len` bytes.
     pub(crate) fn account(&mut self, sensors: SensorSet, cap_len: u32) {
+        let limit = self.limit_drop.take();
         if sensors.is_empty() {
-            self.stats.drops.add(DropReason::NoSensorAvailable, 1);
+            let reason = limit.unwrap_or(DropReason::NoSensorAvailable);
+            self.stats.drops.add(reason, 1);
             return;
         }
         let bytes = u64::from(cap_len);
@@ -332,6 +359,10 @@ impl Engine {
         let (key, dir) = FlowKey::from_packet(p, self.cfg.key, with_ports);
         if let Some(flow) = self.flows.touch(&key, p, dir, now) {
             let (sensors, tag) = (flow.sensors, flow.tag);
+            if let Some(reason) = limited(&self.cfg, flow, p) {
+                self.limit_drop = Some(reason);
+                return SensorSet::EMPTY;
+            }
             if sensors.is_empty() && !self.in_service.is_empty() {
                 // Every sensor was out when this flow was moved; one is back: place it again
                 // (the balancer forgets the old placement first).
@@ -353,10 +384,10 @@ impl Engine {
             Some(sensors) => Assignment { sensors, tag: 0 },
             None => self.ask_balancer(p, &key),
         };
-        let balancer = &mut self.balancer;
+        let (balancer, bypass) = (&mut self.balancer, &mut self.stats.bypass);
         self.flows
             .insert(key, p, dir, assignment, now, &mut |f, _| {
-                balancer.on_flow_end(f.tag, now)
+                flow_ended(balancer.as_mut(), bypass, f, now)
             });
         self.stats.flows += 1;
         self.stats.destinations.add(p.dst, assignment.sensors);
@@ -467,9 +498,9 @@ impl Engine {
         self.expire_all_holds();
         self.seconds.finish();
         let now = self.now;
-        let balancer = &mut self.balancer;
+        let (balancer, bypass) = (&mut self.balancer, &mut self.stats.bypass);
         self.flows
-            .drain(&mut |f, _| balancer.on_flow_end(f.tag, now));
+            .drain(&mut |f, _| flow_ended(balancer.as_mut(), bypass, f, now));
     }
 
     /// The counters.

@@ -93,6 +93,9 @@ pub struct Flow {
     pub bytes: u64,
     /// Life-cycle state.
     pub state: FlowState,
+    /// A sensor asked that the flow's packets go nowhere (until it ends or the request is
+    /// cancelled).
+    pub bypassed: bool,
     seen_lo_to_hi: bool,
     seen_hi_to_lo: bool,
     fin_lo_to_hi: bool,
@@ -323,6 +326,7 @@ impl FlowTable {
             packets: 0,
             bytes: 0,
             state: FlowState::New,
+            bypassed: false,
             seen_lo_to_hi: false,
             seen_hi_to_lo: false,
             fin_lo_to_hi: false,
@@ -400,6 +404,13 @@ impl FlowTable {
             }
         }
         changed
+    }
+
+    /// Bypass a live flow, or end its bypass; its previous state (`None`: no such live flow).
+    pub fn set_bypass(&mut self, key: &FlowKey, on: bool) -> Option<bool> {
+        let idx = *self.map.get(key)?;
+        let flow = self.flows.get_mut(idx as usize).filter(|f| f.live)?;
+        Some(std::mem::replace(&mut flow.bypassed, on))
     }
 
     /// Give the live flow `key` a new assignment; false when it is not in the table.

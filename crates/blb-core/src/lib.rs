@@ -12,6 +12,7 @@
 //!   balancers;
 //! * [`blb`]: the Benefit-based Load Balancing algorithm (logical distance, clusters,
 //!   `solve_p`, the indexed search, the k-medoids start);
+//! * [`limits`]: elephant flows: the per-flow cutoff and bypass at a sensor's request;
 //! * [`load`]: load estimation and per-second load statistics;
 //! * [`feedback`]: loads reported by the sensors, combined with the estimate;
 //! * [`engine`]: the state machine that ties them together;
@@ -29,6 +30,7 @@ pub mod flow_key;
 pub mod flow_table;
 pub mod fragments;
 pub mod hold;
+pub mod limits;
 pub mod load;
 pub mod memory;
 pub mod packet;

@@ -15,15 +15,21 @@ pub enum DropReason {
     SensorWriteError,
     /// A sensor's queue was full (live mode: the sensor could not keep up).
     SensorQueueFull,
+    /// The packet's flow had passed its cutoff (`flow_cutoff_bytes` or `_packets`).
+    FlowCutoff,
+    /// A sensor asked to bypass the packet's flow.
+    Bypassed,
 }
 
 impl DropReason {
     /// All reasons, in reporting order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::NoSensorAvailable,
         DropReason::LinkTypeMismatch,
         DropReason::SensorWriteError,
         DropReason::SensorQueueFull,
+        DropReason::FlowCutoff,
+        DropReason::Bypassed,
     ];
 
     /// The reason's name in summaries and metrics.
@@ -33,6 +39,8 @@ impl DropReason {
             DropReason::LinkTypeMismatch => "link_type_mismatch",
             DropReason::SensorWriteError => "sensor_write_error",
             DropReason::SensorQueueFull => "sensor_queue_full",
+            DropReason::FlowCutoff => "flow_cutoff",
+            DropReason::Bypassed => "bypassed",
         }
     }
 
@@ -41,9 +49,22 @@ impl DropReason {
     }
 }
 
+/// What happened to bypass requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BypassStats {
+    /// Flows bypassed at a sensor's request.
+    pub requested: u64,
+    /// Bypasses cancelled by a sensor.
+    pub cancelled: u64,
+    /// Requests for a flow that was not live (refused).
+    pub unknown_flow: u64,
+    /// Bypassed flows that ended (their bypass ended with them).
+    pub expired: u64,
+}
+
 /// Drop counters by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Drops([u64; 4]);
+pub struct Drops([u64; DropReason::ALL.len()]);
 
 impl Drops {
     /// Count one drop.
@@ -192,6 +213,8 @@ pub struct EngineStats {
     pub copies: u64,
     /// Packets not delivered, by reason.
     pub drops: Drops,
+    /// Bypass requests of sensors.
+    pub bypass: BypassStats,
     /// Sensors reached by the flows to each destination.
     pub destinations: DestinationSpread,
 }

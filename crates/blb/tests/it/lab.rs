@@ -5,8 +5,9 @@
 //! The lab's own instruments can fail on a busy machine: its tcpdump drops frames, the kernel
 //! drops them before any capture sees them, tcpreplay cannot send them all. That says nothing
 //! about blb, so a live test runs in [`Lab::run`], which runs it again in a fresh lab (up to
-//! [`ATTEMPTS`] times) when the test returns a [`LabFault`]; blb's own losses, splits and
-//! miscounts fail the test at once.
+//! [`crate::lab_fault::ATTEMPTS`] times) when the test returns a
+//! [`crate::lab_fault::LabFault`]; blb's own losses, splits and miscounts fail the test at
+//! once.
 //!
 //! The namespace has IPv6 disabled before any link exists, so the kernel sends nothing of its
 //! own: every frame on a wire is one the test or blb sent. Addresses exist only on the
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use blb_pcap::CaptureReader;
 
-use crate::lab_fault::{ATTEMPTS, backlog_drops};
-pub use crate::lab_fault::{Attempt, LabFault, lab_check, replayed};
+use crate::lab_fault::backlog_drops;
+pub use crate::lab_fault::{Attempt, lab_check, replayed};
 use crate::skip;
 
 /// tcpdump's snap length. With `--immediate-mode` libpcap uses a TPACKET_V2 ring of fixed
@@ -105,43 +106,6 @@ impl Proc {
         self.lines.lock().expect("lines").join("\n")
     }
 
-    /// Stop a tcpdump; a fault unless it says it lost nothing (the test's own capture must
-    /// be whole): the kernel dropped none of the frames it received, and it wrote all the
-    /// others (a tcpdump still behind when the signal came leaves some unwritten). On the
-    /// loopback the kernel hands it each frame twice, going out and coming in, and libpcap
-    /// keeps one.
-    fn stop_sniffer(&mut self) -> Attempt {
-        self.stop("INT");
-        let text = self.stderr();
-        let count = |what: &str| {
-            text.lines()
-                .find_map(|l| l.strip_suffix(what))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-        };
-        let captured = count(" packets captured");
-        let received = count(" packets received by filter");
-        let dropped = count(" packets dropped by kernel");
-        let copies = if text.contains("listening on lo,") {
-            2
-        } else {
-            1
-        };
-        let whole = captured.is_some_and(|c| Some(c * copies) == received);
-        lab_check(dropped == Some(0) && whole, || {
-            let said = text.lines().collect::<Vec<_>>().join(" | ");
-            match (dropped, captured, received) {
-                (Some(n), _, _) if n > 0 => {
-                    format!("the test's own tcpdump dropped {n} frames: {said}")
-                }
-                (Some(_), Some(c), Some(r)) => format!(
-                    "the test's own tcpdump wrote {c} of the {} frames it received: {said}",
-                    r / copies
-                ),
-                _ => format!("the test's own tcpdump did not report its counts: {said}"),
-            }
-        })
-    }
-
     /// Send a signal and wait for the exit (killed after 20 s).
     pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
         let _ = Command::new("kill")
@@ -187,45 +151,14 @@ pub struct Lab {
     /// Scratch directory.
     pub dir: tempfile::TempDir,
     /// [`backlog_drops`] when the lab was made.
-    backlog_drops: u64,
+    pub(crate) backlog_drops: u64,
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Lab {
-    /// Run a live test in a fresh lab, again in another (up to [`ATTEMPTS`] in all) while it
-    /// ends in a [`LabFault`]; `None` when this machine cannot run live tests (and CI does not
-    /// require them). `tools` are the extra commands the test needs. Panics when every
-    /// attempt ended in a fault.
-    pub fn run<T>(tools: &[&str], mut test: impl FnMut(&Lab) -> Attempt<T>) -> Option<T> {
-        let mut faults = Vec::new();
-        for attempt in 1..=ATTEMPTS {
-            let lab = Lab::new(tools)?;
-            match test(&lab) {
-                Ok(v) => return Some(v),
-                Err(LabFault(why)) => {
-                    if attempt < ATTEMPTS {
-                        skip::say(&format!(
-                            "RETRY {}: attempt {attempt} of {ATTEMPTS} failed in the lab, not in \
-                             blb: {}",
-                            skip::test_name(),
-                            why.lines().next().unwrap_or("")
-                        ));
-                    }
-                    faults.push(format!("attempt {attempt}: {why}"));
-                }
-            }
-        }
-        panic!(
-            "the lab's own instruments (tcpdump, tcpreplay, the kernel's backlog) failed in \
-             every one of {ATTEMPTS} attempts, so blb could not be judged; is the machine very \
-             busy?\n{}",
-            faults.join("\n")
-        );
-    }
-
     /// A fresh lab, or `None` when this machine cannot run live tests (and CI does not
     /// require them). `tools` are the extra commands the test needs.
-    fn new(tools: &[&str]) -> Option<Lab> {
+    pub(crate) fn new(tools: &[&str]) -> Option<Lab> {
         if !skip::root("live tests need root (network namespaces, AF_PACKET)") {
             return None;
         }
@@ -283,11 +216,32 @@ impl Lab {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    /// A veth pair `a`–`b`, both up, MTU 9000.
+    /// A veth pair `a`–`b`, both up and ready, MTU 9000.
     pub fn veth(&self, a: &str, b: &str) {
         self.sh(&["ip", "link", "add", a, "type", "veth", "peer", "name", b]);
         for x in [a, b] {
             self.sh(&["ip", "link", "set", x, "mtu", "9000", "up"]);
+        }
+        self.settle(a);
+        self.settle(b);
+    }
+
+    /// Wait until `iface` is ready to carry frames. The kernel turns a link's carrier on,
+    /// and gives it a working queueing discipline, asynchronously (linkwatch, which a busy
+    /// machine delays); until then the `noop` discipline drops what is sent on it, and the
+    /// sender is told it went out.
+    pub fn settle(&self, iface: &str) {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let shown = self.sh(&["ip", "link", "show", iface]);
+            if shown.contains("state UP") && !shown.contains("qdisc noop") {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "{iface} is not ready after 30 s:\n{shown}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -327,36 +281,6 @@ impl Lab {
         let p = Proc::spawn(cmd, "blb");
         p.wait_for("live balancing started", Duration::from_secs(20));
         p
-    }
-
-    /// Stop the test's tcpdumps (all of them, whatever each says); a fault when any lost
-    /// frames, or when the kernel dropped frames from its input backlog since the lab began
-    /// (then some capture, blb's or the test's, missed them).
-    pub fn stop_sniffers<'a>(&self, sniffers: impl IntoIterator<Item = &'a mut Proc>) -> Attempt {
-        let faults: Vec<String> = sniffers
-            .into_iter()
-            .filter_map(|s| s.stop_sniffer().err())
-            .map(|LabFault(why)| why)
-            .collect();
-        lab_check(faults.is_empty(), || faults.join("\n"))?;
-        let dropped = backlog_drops().saturating_sub(self.backlog_drops);
-        lab_check(dropped == 0, || {
-            format!("the kernel dropped {dropped} frames from its input backlogs (softnet_stat)")
-        })
-    }
-
-    /// The frames the reference tcpdump recorded in `file`; a fault unless they are the
-    /// `sent` frames tcpreplay sent.
-    pub fn reference_frames(&self, file: &Path, sent: u64) -> Attempt<Vec<Captured>> {
-        let arrived = read_frames(file);
-        lab_check(arrived.len() as u64 == sent, || {
-            format!(
-                "the reference capture {} has {} of the {sent} frames tcpreplay sent",
-                file.display(),
-                arrived.len()
-            )
-        })?;
-        Ok(arrived)
     }
 
     /// tcpreplay `files` into `iface` (`pps`: a fixed rate, else the captures' own timing).

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use blb_pcap::{PcapWriter, TsPrecision};
 
 use crate::lab::{Lab, lab_check, metric, read_frames, replayed};
+use crate::lab_fault::LabFault;
 use crate::util::read_summary;
 
 const EARLY: u32 = 240;
@@ -155,7 +156,7 @@ fn failover(algorithm: &str, extra: &[&str]) {
         args.extend_from_slice(extra);
         let (mut blb, summary_path) = lab.balance(algorithm, &config, &args);
         let started = Instant::now();
-        let replay = lab
+        let mut replay = lab
             .cmd(&["tcpreplay", "-i", "in0p", input.to_str().expect("utf-8")])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,7 +171,12 @@ fn failover(algorithm: &str, extra: &[&str]) {
             .map(|i| status["sensors"][i]["flows"].as_u64().expect("flows"))
             .collect();
         let victim = (0..n).max_by_key(|&i| (flows[i], i)).expect("a sensor");
-        assert!(flows[victim] > 0, "no flows yet: {status}");
+        // A machine so busy that the replay has not begun voids the attempt.
+        if flows[victim] == 0 {
+            let _ = replay.kill();
+            let _ = replay.wait();
+            return Err(LabFault(format!("no flows after 1.1 s: {status}")));
+        }
         let veth = format!("s{victim}");
         let label = format!("blb_sensor_up{{sensor=\"sensor-{victim}\"}}");
         lab.sh(&["ip", "link", "set", &veth, "down"]);
@@ -314,6 +320,8 @@ fn capture_interface_down_and_up_does_not_stop_blb() {
         lab.sh(&["ip", "link", "set", "in0", "down"]);
         std::thread::sleep(Duration::from_millis(500));
         lab.sh(&["ip", "link", "set", "in0", "up"]);
+        lab.settle("in0");
+        lab.settle("in0p");
         std::thread::sleep(Duration::from_millis(300));
         let sent = lab.replay("in0p", &[&input], Some(20_000))?;
         std::thread::sleep(Duration::from_millis(500));

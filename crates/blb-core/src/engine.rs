@@ -35,7 +35,7 @@ use crate::flow_key::{FlowKey, KeyOptions};
 use crate::flow_table::{FlowTable, FlowTableStats, FlowTimeouts};
 use crate::fragments::{DatagramKey, FragmentStats, FragmentTable};
 use crate::hold::{Decision, FragmentHold, HoldHandle};
-use crate::limits::{flow_ended, limited};
+use crate::limits::{Limit, flow_ended, limit, reached_by_first};
 use crate::load::{LoadEstimator, LoadTotals, SecondSample, SecondStats};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, Nanos, PacketMeta};
 use crate::sensor::{MAX_SENSORS, SensorSet};
@@ -359,9 +359,14 @@ impl Engine {
         let (key, dir) = FlowKey::from_packet(p, self.cfg.key, with_ports);
         if let Some(flow) = self.flows.touch(&key, p, dir, now) {
             let (sensors, tag) = (flow.sensors, flow.tag);
-            if let Some(reason) = limited(&self.cfg, flow, p) {
-                self.limit_drop = Some(reason);
-                return SensorSet::EMPTY;
+            match limit(&self.cfg, flow, p) {
+                Limit::Pass => {}
+                Limit::Reached => self.stats.cutoff.flows += 1,
+                Limit::Drop(reason) => {
+                    self.stats.count_limited(reason, p.cap_len);
+                    self.limit_drop = Some(reason);
+                    return SensorSet::EMPTY;
+                }
             }
             if sensors.is_empty() && !self.in_service.is_empty() {
                 // Every sensor was out when this flow was moved; one is back: place it again
@@ -390,6 +395,9 @@ impl Engine {
                 flow_ended(balancer.as_mut(), bypass, f, now)
             });
         self.stats.flows += 1;
+        if reached_by_first(&self.cfg, p) {
+            self.stats.cutoff.flows += 1;
+        }
         self.stats.destinations.add(p.dst, assignment.sensors);
         if pin.is_some() {
             self.stats.pinned_flows += 1;

@@ -14,23 +14,54 @@ use crate::stats::{BypassStats, DropReason};
 /// TCP FIN and RST: a connection's end still reaches the sensor after the cutoff.
 const TEARDOWN: u8 = 0x01 | 0x04;
 
-/// Whether `p`, just counted in `flow`, goes nowhere, and why. Fragments always go where
-/// their datagram goes (a datagram is cut whole or not at all, and the engine places a
-/// datagram's fragments before it knows which flow they carry), so neither limit applies to
-/// them.
-pub(crate) fn limited(cfg: &EngineConfig, flow: &Flow, p: &PacketMeta) -> Option<DropReason> {
+/// What the limits say of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// It goes where its flow goes.
+    Pass,
+    /// It goes, and its flow reaches the cutoff with it.
+    Reached,
+    /// It goes nowhere, for this reason.
+    Drop(DropReason),
+}
+
+/// What happens to `p`, just counted in `flow`. Fragments always go where their datagram
+/// goes (a datagram is cut whole or not at all, and the engine places a datagram's fragments
+/// before it knows which flow they carry), so neither limit applies to them.
+pub(crate) fn limit(cfg: &EngineConfig, flow: &Flow, p: &PacketMeta) -> Limit {
     if p.fragment.is_some() {
-        return None;
+        return Limit::Pass;
     }
     if flow.bypassed {
-        return Some(DropReason::Bypassed);
+        return Limit::Drop(DropReason::Bypassed);
     }
-    let before_bytes = flow.bytes.saturating_sub(u64::from(p.cap_len));
-    let before_packets = flow.packets.saturating_sub(1);
-    let cut = cfg.flow_cutoff_bytes.is_some_and(|c| before_bytes >= c)
-        || cfg.flow_cutoff_packets.is_some_and(|c| before_packets >= c);
-    let teardown = p.protocol == proto::TCP && p.tcp_flags & TEARDOWN != 0;
-    (cut && !teardown).then_some(DropReason::FlowCutoff)
+    let (bytes, packets) = (flow.bytes, flow.packets);
+    let (before_bytes, before_packets) = (
+        bytes.saturating_sub(u64::from(p.cap_len)),
+        packets.saturating_sub(1),
+    );
+    let past = |limit: Option<u64>, before: u64| limit.is_some_and(|c| before >= c);
+    if past(cfg.flow_cutoff_bytes, before_bytes) || past(cfg.flow_cutoff_packets, before_packets) {
+        let teardown = p.protocol == proto::TCP && p.tcp_flags & TEARDOWN != 0;
+        return if teardown {
+            Limit::Pass
+        } else {
+            Limit::Drop(DropReason::FlowCutoff)
+        };
+    }
+    if past(cfg.flow_cutoff_bytes, bytes) || past(cfg.flow_cutoff_packets, packets) {
+        return Limit::Reached;
+    }
+    Limit::Pass
+}
+
+/// Whether a flow's first packet `p` already reaches the cutoff.
+pub(crate) fn reached_by_first(cfg: &EngineConfig, p: &PacketMeta) -> bool {
+    p.fragment.is_none()
+        && (cfg.flow_cutoff_packets == Some(1)
+            || cfg
+                .flow_cutoff_bytes
+                .is_some_and(|c| u64::from(p.cap_len) >= c))
 }
 
 /// A flow ended (expired, evicted, or the input did): the balancer forgets it, and its
@@ -67,7 +98,7 @@ pub struct FiveTuple {
 impl FiveTuple {
     /// The canonical flow key of this tuple (the same for both directions).
     pub fn key(&self, opts: KeyOptions) -> FlowKey {
-        let has_ports = matches!(self.protocol, proto::TCP | proto::UDP | 132 | 33 | 136);
+        let has_ports = proto::has_ports(self.protocol);
         let mut p = PacketMeta {
             class: PacketClass::Ip,
             src: self.src,

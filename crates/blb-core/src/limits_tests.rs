@@ -7,6 +7,7 @@ use super::*;
 use crate::balancer::{HashBalancer, HashKey, HashMode, RoundRobin};
 use crate::packet::{FragmentInfo, NANOS_PER_SEC, tcp_flags};
 use crate::sensor::SensorSet;
+use crate::stats::CutoffStats;
 
 const S: Nanos = NANOS_PER_SEC;
 
@@ -65,6 +66,13 @@ fn the_byte_cutoff_passes_the_packet_that_crosses_it_and_cuts_the_rest() {
     assert_eq!(e.stats().drops.get(DropReason::FlowCutoff), 3);
     assert_eq!(e.stats().drops.total(), 3);
     assert_eq!(delivered_bytes(&e), 300);
+    assert_eq!(
+        e.stats().cutoff,
+        CutoffStats {
+            flows: 1,
+            bytes: 300
+        }
+    );
 }
 
 #[test]
@@ -88,6 +96,13 @@ fn the_packet_cutoff_counts_packets() {
     let sent: Vec<bool> = (0..5).map(|i| !e.handle(&data(S + i)).is_empty()).collect();
     assert_eq!(sent, [true, true, true, false, false]);
     assert_eq!(e.stats().drops.get(DropReason::FlowCutoff), 2);
+    assert_eq!(
+        e.stats().cutoff,
+        CutoffStats {
+            flows: 1,
+            bytes: 200
+        }
+    );
 }
 
 #[test]
@@ -114,6 +129,20 @@ fn other_flows_are_not_cut() {
         assert!(!e.handle(&p).is_empty(), "port {port}");
     }
     assert_eq!(e.stats().drops.get(DropReason::FlowCutoff), 8);
+    assert_eq!(e.stats().cutoff.flows, 1, "only the long flow reached it");
+}
+
+#[test]
+fn a_first_packet_can_reach_the_cutoff() {
+    let mut e = engine(2, None, Some(1));
+    e.handle(&data(S));
+    assert_eq!(e.stats().cutoff.flows, 1);
+    let mut e = engine(2, Some(100), None);
+    e.handle(&data(S));
+    assert_eq!(e.stats().cutoff.flows, 1);
+    let mut e = engine(2, Some(101), None);
+    e.handle(&data(S));
+    assert_eq!(e.stats().cutoff.flows, 0);
 }
 
 #[test]
@@ -164,6 +193,7 @@ fn a_bypass_silences_a_flow_named_in_either_direction_until_cancelled() {
             .is_empty()
     );
     assert_eq!(e.stats().drops.get(DropReason::Bypassed), 2);
+    assert_eq!(e.stats().bypass.bytes, 200);
     assert!(e.cancel_bypass(&tuple()));
     assert!(!e.cancel_bypass(&tuple()), "no longer bypassed");
     assert_eq!(e.handle(&data(S + 3)), to);
@@ -264,6 +294,12 @@ proptest! {
         let out: u64 = st.sensors.iter().map(|s| s.packets).sum();
         prop_assert_eq!(st.packets_in, out + st.drops.total());
         prop_assert_eq!(st.drops.total(), st.drops.get(DropReason::FlowCutoff));
+        let delivered: u64 = st.sensors.iter().map(|s| s.bytes).sum();
+        prop_assert_eq!(st.bytes_in, delivered + st.cutoff.bytes);
+        let flows_cut = u64::try_from(sent.values().filter(|s| {
+            cut_bytes.is_some_and(|c| s.0 >= c) || cut_packets.is_some_and(|c| s.1 >= c)
+        }).count()).unwrap_or(0);
+        prop_assert_eq!(st.cutoff.flows, flows_cut);
         for &(bytes, count) in sent.values() {
             if let Some(c) = cut_bytes {
                 prop_assert!(bytes < c + 1500);

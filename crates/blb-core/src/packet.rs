@@ -19,6 +19,17 @@ pub mod proto {
     pub const UDP: u8 = 17;
     /// ICMP for IPv6.
     pub const ICMPV6: u8 = 58;
+    /// DCCP.
+    pub const DCCP: u8 = 33;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+    /// UDP-Lite.
+    pub const UDPLITE: u8 = 136;
+
+    /// Whether packets of `protocol` carry ports (as the parser reads them).
+    pub fn has_ports(protocol: u8) -> bool {
+        matches!(protocol, TCP | UDP | DCCP | SCTP | UDPLITE)
+    }
 }
 
 /// TCP flag bits as they appear in the TCP header's flags byte.

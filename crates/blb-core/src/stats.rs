@@ -60,6 +60,17 @@ pub struct BypassStats {
     pub unknown_flow: u64,
     /// Bypassed flows that ended (their bypass ended with them).
     pub expired: u64,
+    /// Captured bytes of the packets bypassed (their count is the `bypassed` drop reason).
+    pub bytes: u64,
+}
+
+/// What the per-flow cutoff did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CutoffStats {
+    /// Flows that reached the cutoff.
+    pub flows: u64,
+    /// Captured bytes of the packets cut (their count is the `flow_cutoff` drop reason).
+    pub bytes: u64,
 }
 
 /// Drop counters by reason.
@@ -215,6 +226,8 @@ pub struct EngineStats {
     pub drops: Drops,
     /// Bypass requests of sensors.
     pub bypass: BypassStats,
+    /// The per-flow cutoff.
+    pub cutoff: CutoffStats,
     /// Sensors reached by the flows to each destination.
     pub destinations: DestinationSpread,
 }
@@ -227,6 +240,15 @@ impl EngineStats {
             sensors: vec![SensorStats::default(); n],
             destinations: DestinationSpread::new(destination_cap),
             ..Default::default()
+        }
+    }
+
+    /// A packet that a flow limit sends nowhere.
+    pub(crate) fn count_limited(&mut self, reason: DropReason, cap_len: u32) {
+        let bytes = u64::from(cap_len);
+        match reason {
+            DropReason::Bypassed => self.bypass.bytes += bytes,
+            _ => self.cutoff.bytes += bytes,
         }
     }
 

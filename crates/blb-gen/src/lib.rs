@@ -17,6 +17,8 @@
 //!   order of the addresses; a few targets answer SYN-ACK, some RST, most nothing.
 //! * `port-scan` — one source probes ports 1..=N of one host in random order; open ports answer
 //!   SYN-ACK (and the scanner resets), closed ones RST.
+//! * `elephant` — one bulk TCP download to the victim that carries most of the bytes (the
+//!   traffic a per-flow cutoff or a sensor's bypass is for).
 //! * `background` — only the regular client/server traffic that the other scenarios run on top
 //!   of: TCP connections (handshake, data and ACKs both ways, FIN or RST teardown) and DNS, with
 //!   heavy-tailed flow sizes and Poisson flow arrivals.
@@ -94,17 +96,20 @@ pub enum Scenario {
     PortSweep,
     /// Many ports of one host probed by one source.
     PortScan,
+    /// One bulk TCP download carrying most of the bytes.
+    Elephant,
     /// Regular client/server traffic only.
     Background,
 }
 
 impl Scenario {
     /// All scenarios, in documentation order.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::UdpFlood,
         Scenario::SynFlood,
         Scenario::PortSweep,
         Scenario::PortScan,
+        Scenario::Elephant,
         Scenario::Background,
     ];
 
@@ -115,6 +120,7 @@ impl Scenario {
             Scenario::SynFlood => "syn-flood",
             Scenario::PortSweep => "port-sweep",
             Scenario::PortScan => "port-scan",
+            Scenario::Elephant => "elephant",
             Scenario::Background => "background",
         }
     }
@@ -167,9 +173,10 @@ pub struct GenReport {
     pub background_bytes: u64,
     /// Attacking source addresses that sent at least one frame (udp-flood: distinct attackers;
     /// syn-flood: spoofed SYNs, each with a freshly drawn address; port-sweep: sweepers;
-    /// port-scan: 1; background: 0).
+    /// port-scan: 1; elephant: 1, the server; background: 0).
     pub attack_sources: u64,
-    /// The attacked host (udp-flood, syn-flood: the victim; port-scan: the scan target).
+    /// The attacked host (udp-flood, syn-flood: the victim; port-scan: the scan target;
+    /// elephant: the downloading client).
     pub victim: Option<Ipv4Addr>,
     /// When the attack starts, in seconds after the capture start (`= training_secs`).
     pub attack_start_secs: f64,
@@ -241,6 +248,11 @@ pub fn generate(
             let mut a = scenario::port_scan::PortScan::new(opts, start_ns, end_ns);
             let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
             (c, a.sources_sent(), Some(opts.scan_target))
+        }
+        Scenario::Elephant => {
+            let mut a = scenario::elephant::Elephant::new(opts, start_ns, end_ns);
+            let c = merge::run(&mut [&mut a, &mut bg], 1, &mut fb, sink, base_ns)?;
+            (c, 1, Some(opts.victim))
         }
         Scenario::Background => {
             let mut none = scenario::Empty;

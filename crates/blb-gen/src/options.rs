@@ -73,6 +73,12 @@ pub struct GenOptions {
     pub scan_ports: u16,
     /// port-scan: probes per second. Default 100.
     pub scan_rate: f64,
+
+    /// elephant: the server the victim downloads from. Default 203.0.113.80.
+    pub elephant_server: Ipv4Addr,
+    /// elephant: the download's rate, frame bytes per second of the server's segments (the
+    /// client's ACKs add 2 %). Default 1 000 000.
+    pub elephant_rate_bytes: f64,
 }
 
 impl Default for GenOptions {
@@ -104,6 +110,8 @@ impl Default for GenOptions {
             scan_target: Ipv4Addr::new(10, 10, 10, 10),
             scan_ports: 1000,
             scan_rate: 100.0,
+            elephant_server: Ipv4Addr::new(203, 0, 113, 80),
+            elephant_rate_bytes: 1_000_000.0,
         }
     }
 }
@@ -254,6 +262,7 @@ impl GenOptions {
                     ));
                 }
             }
+            Scenario::Elephant => self.validate_elephant()?,
             Scenario::Background => {}
         }
         self.validate_size(scenario)
@@ -277,6 +286,11 @@ impl GenOptions {
             // A probe, and at most a reply and the scanner's reset.
             Scenario::PortSweep => ("sweep_rate", 3.0 * self.sweep_rate),
             Scenario::PortScan => ("scan_rate", 3.0 * self.scan_rate),
+            // A segment and half an ACK each.
+            Scenario::Elephant => (
+                "elephant_rate_bytes",
+                1.5 * self.elephant_rate_bytes / 1514.0,
+            ),
             Scenario::Background => ("background_rate", 0.0),
         };
         for (name, frames) in [
@@ -341,6 +355,25 @@ impl GenOptions {
         if self.second_victim == Some(self.victim) {
             return Err(bad(
                 "second_victim",
+                format!("must differ from victim ({})", self.victim),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_elephant(&self) -> Result<(), GenError> {
+        let r = self.elephant_rate_bytes;
+        if !(r.is_finite() && (1514.0..=1e12).contains(&r)) {
+            return Err(bad(
+                "elephant_rate_bytes",
+                format!(
+                    "must be between 1514 (one full segment per second) and 1e12 bytes per second, got {r}"
+                ),
+            ));
+        }
+        if self.elephant_server == self.victim {
+            return Err(bad(
+                "elephant_server",
                 format!("must differ from victim ({})", self.victim),
             ));
         }

@@ -4,6 +4,7 @@
 //! silent before `training_secs` and every stream stops at `training_secs + duration_secs`.
 
 pub mod background;
+pub mod elephant;
 pub mod port_scan;
 pub mod port_sweep;
 pub mod syn_flood;
@@ -58,4 +59,5 @@ pub(crate) mod streams {
     pub const SWEEP: u64 = 30;
     pub const SWEEP_HOSTS: u64 = 31;
     pub const SCAN: u64 = 40;
+    pub const ELEPHANT: u64 = 50;
 }

@@ -69,6 +69,7 @@ fn output_is_pinned() {
         (Scenario::SynFlood, 10492005538811168537, 3229),
         (Scenario::PortSweep, 16081512105915227618, 925),
         (Scenario::PortScan, 14865781158168317660, 846),
+        (Scenario::Elephant, 14702178306367593852, 3221),
         (Scenario::Background, 2904484007760003977, 245),
     ];
     assert_eq!(got, want, "the output for a seed changed");

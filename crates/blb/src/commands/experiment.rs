@@ -21,10 +21,11 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
     };
     if let Some(name) = &a.scenario {
         s.scenario = name.parse::<Scenario>().map_err(usage)?;
-        if s.scenario == Scenario::Background {
-            return Err(usage(
-                "--scenario background has no attack to detect; use udp-flood, syn-flood, port-sweep or port-scan",
-            ));
+        if matches!(s.scenario, Scenario::Background | Scenario::Elephant) {
+            return Err(usage(format!(
+                "--scenario {} has no attack to detect; use udp-flood, syn-flood, port-sweep or port-scan",
+                s.scenario
+            )));
         }
     }
     s.read = a.read.clone();

@@ -60,6 +60,9 @@ pub fn options(args: &GenerateArgs) -> anyhow::Result<GenOptions> {
     if let Some(v) = args.syn_rate {
         o.syn_rate = v;
     }
+    if let Some(v) = args.elephant_rate {
+        o.elephant_rate_bytes = v;
+    }
     if let Some(v) = args.sweep_rate {
         o.sweep_rate = v;
     }

@@ -193,6 +193,13 @@ pub struct BalanceArgs {
     /// Make the outermost VLAN id part of the flow key.
     #[arg(long)]
     pub vlan_in_key: bool,
+    /// Cut each flow after this many bytes (both directions; later packets are counted as
+    /// flow_cutoff, TCP FIN and RST still go). Off by default.
+    #[arg(long, value_name = "BYTES")]
+    pub flow_cutoff_bytes: Option<u64>,
+    /// Cut each flow after this many packets. Off by default.
+    #[arg(long, value_name = "N")]
+    pub flow_cutoff_packets: Option<u64>,
     /// Smoothing time constant of the load estimate, in seconds.
     #[arg(long, value_name = "SECS")]
     pub load_time_constant: Option<f64>,
@@ -278,7 +285,7 @@ pub struct VariantArgs {
 #[derive(Debug, Args, Default, Clone)]
 #[command(allow_negative_numbers = true)]
 pub struct GenerateArgs {
-    /// Scenario: udp-flood, syn-flood, port-sweep, port-scan or background.
+    /// Scenario: udp-flood, syn-flood, port-sweep, port-scan, elephant or background.
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
     /// Output pcap file (`-` for standard output).
@@ -317,6 +324,9 @@ pub struct GenerateArgs {
     /// Probes per second (port-sweep).
     #[arg(long, value_name = "PPS")]
     pub sweep_rate: Option<f64>,
+    /// The download's rate, bytes per second (elephant).
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub elephant_rate: Option<f64>,
     /// TOML configuration file; its `[generate]` table sets any generator option.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -148,6 +148,10 @@ pub struct FlowSection {
     pub fragment_cap: Option<usize>,
     /// Idle timeouts in seconds.
     pub timeouts: Option<FlowTimeouts>,
+    /// Cut each flow after this many bytes.
+    pub cutoff_bytes: Option<u64>,
+    /// Cut each flow after this many packets.
+    pub cutoff_packets: Option<u64>,
 }
 
 /// `[blb]`: every setting of the BLB balancer (all optional; defaults in blb.example.toml).

@@ -50,6 +50,18 @@ fn balance_table(a: &BalanceArgs) -> Vec<(&'static str, &'static str, bool, &'st
         ),
         ("flow_cap", "--flow-cap", a.flow_cap.is_some(), "[flow] cap"),
         ("fragment_cap", "", false, "[flow] fragment_cap"),
+        (
+            "flow_cutoff_bytes",
+            "--flow-cutoff-bytes",
+            a.flow_cutoff_bytes.is_some(),
+            "[flow] cutoff_bytes",
+        ),
+        (
+            "flow_cutoff_packets",
+            "--flow-cutoff-packets",
+            a.flow_cutoff_packets.is_some(),
+            "[flow] cutoff_packets",
+        ),
         ("fragment_timeout", "", false, "[flow] fragment_timeout"),
         (
             "load_time_constant",
@@ -208,6 +220,7 @@ pub fn generate_setting(name: &str, a: &GenerateArgs) -> String {
         "background_rate" => ("--background-rate", a.background_rate.is_some()),
         "syn_rate" => ("--syn-rate", a.syn_rate.is_some()),
         "sweep_rate" => ("--sweep-rate", a.sweep_rate.is_some()),
+        "elephant_rate_bytes" => ("--elephant-rate", a.elephant_rate.is_some()),
         "seed" => ("--seed", a.seed.is_some()),
         other => return format!("[generate] {other}"),
     };

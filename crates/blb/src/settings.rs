@@ -258,6 +258,8 @@ impl BalanceSettings {
             engine.fragment_timeout = secs_to_nanos("[flow] fragment_timeout", t)?;
         }
         engine.fragment_cap = f.fragment_cap.unwrap_or(engine.fragment_cap);
+        engine.flow_cutoff_bytes = args.flow_cutoff_bytes.or(f.cutoff_bytes);
+        engine.flow_cutoff_packets = args.flow_cutoff_packets.or(f.cutoff_packets);
         if let Some(t) = f.timeouts {
             engine.timeouts = t;
         }
@@ -588,7 +590,7 @@ mod tests {
         a.variant.blb_variant = None;
         a.variant.join_distance = Some(0.0);
         let e = merge(&a, "").unwrap_err().to_string();
-        assert!(e.contains("join_distance"), "{e}");
+        assert!(e.contains("--join-distance"), "{e}");
         a.variant.join_distance = None;
         let e = merge(&a, "[blb]\ntrain_flows = 5000\n")
             .unwrap_err()

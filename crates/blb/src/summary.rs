@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use blb_core::Engine;
 use blb_core::flow_table::FlowTableStats;
+use blb_core::stats::DropReason;
 use serde::Serialize;
 
 /// One sensor's share.
@@ -22,6 +23,19 @@ pub struct SensorSummary {
     pub bytes: u64,
     /// Flows the balancer assigned to this sensor.
     pub flows: u64,
+}
+
+/// The per-flow cutoff in force.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct FlowCutoffSummary {
+    /// Bytes after which a flow is cut (`null`: none).
+    pub after_bytes: Option<u64>,
+    /// Packets after which a flow is cut (`null`: none).
+    pub after_packets: Option<u64>,
+    /// Flows that reached the cutoff.
+    pub flows: u64,
+    /// Captured bytes of the packets cut.
+    pub bytes_cut: u64,
 }
 
 /// Fragment handling.
@@ -122,6 +136,11 @@ pub struct Summary {
     pub drops: BTreeMap<String, u64>,
     /// Sum of `drops`.
     pub drops_total: u64,
+    /// The per-flow cutoff, when one applies (`flow_cutoff` in `drops` counts the packets
+    /// it cut).
+    pub flow_cutoff: FlowCutoffSummary,
+    /// Bypass requests from the sensors (`bypassed` in `drops` counts the packets).
+    pub bypass: blb_core::stats::BypassStats,
     /// Non-IP frames (forwarded by MAC pair).
     pub non_ip: u64,
     /// Unparsable frames (forwarded by whatever addresses were recovered).
@@ -199,6 +218,13 @@ impl Summary {
             flow_table: fl,
             drops: st.drops.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             drops_total: st.drops.total(),
+            flow_cutoff: FlowCutoffSummary {
+                after_bytes: engine.config().flow_cutoff_bytes,
+                after_packets: engine.config().flow_cutoff_packets,
+                flows: st.cutoff.flows,
+                bytes_cut: st.cutoff.bytes,
+            },
+            bypass: st.bypass,
             non_ip: st.non_ip,
             unparsable: st.unparsable,
             fragments: FragmentSummary {
@@ -248,6 +274,40 @@ impl Summary {
         Ok(())
     }
 
+    /// The cutoff's and the bypasses' line, when either did anything.
+    fn limits_text(&self) -> String {
+        let drop = |r: DropReason| self.drops.get(r.name()).copied().unwrap_or(0);
+        let (cut, bypassed, b) = (
+            drop(DropReason::FlowCutoff),
+            drop(DropReason::Bypassed),
+            &self.bypass,
+        );
+        let mut s = String::new();
+        let c = &self.flow_cutoff;
+        if c.flows > 0 {
+            let mut limits = Vec::new();
+            if let Some(n) = c.after_bytes {
+                limits.push(format!("{n} bytes"));
+            }
+            if let Some(n) = c.after_packets {
+                limits.push(format!("{n} packets"));
+            }
+            s += &format!(
+                "flow cutoff after {}: {} flows reached it, {cut} packets ({} bytes) cut\n",
+                limits.join(" or "),
+                c.flows,
+                c.bytes_cut
+            );
+        }
+        if bypassed > 0 || b.requested > 0 || b.unknown_flow > 0 {
+            s += &format!(
+                "bypass: {} flows bypassed ({} cancelled, {} ended with their flow), {} requests for no live flow, {bypassed} packets ({} bytes) bypassed\n",
+                b.requested, b.cancelled, b.expired, b.unknown_flow, b.bytes
+            );
+        }
+        s
+    }
+
     /// A few lines for a person.
     pub fn text(&self) -> String {
         let mut s = format!(
@@ -279,6 +339,7 @@ impl Summary {
             self.drops_total,
             self.flow_table_evictions
         );
+        s += &self.limits_text();
         let f = &self.fragments;
         if f.held > 0 || f.flow_conflicts > 0 {
             s += &format!(

@@ -6,15 +6,21 @@
 //! * `GET /status`: every sensor, in service or not and why, its loads (no token needed);
 //! * `POST /sensors/{id or name}/drain` and `.../restore`;
 //! * `POST /sensors/{id or name}/load` with a body that is a number (percent) or
-//!   `{"load": percent}`.
+//!   `{"load": percent}`;
+//! * `POST /flows/bypass` and `POST /flows/bypass/cancel` with a body naming a live flow by
+//!   EVE's fields (see [`super::bypass`]): its packets go nowhere (counted as `bypassed`)
+//!   until cancelled or the flow ends. A flow that is not live is answered 404.
 //!
-//! Requests become [`Command`]s for the balancing loop, which answers within a second or two.
+//! Requests become [`Command`]s for the balancing loop, which applies them between bursts of
+//! packets (within about 20 ms) and answers.
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blb_live::http::{Handler, Request, Response, token_matches};
+
+use blb_core::limits::FiveTuple;
 
 use super::metrics::Snapshot;
 
@@ -27,10 +33,22 @@ pub enum Command {
     Restore(usize),
     /// The sensor's own load report, percent, and where it came from.
     Report(usize, f64, &'static str),
+    /// Bypass a live flow (`on`) or end its bypass.
+    Bypass {
+        /// The flow.
+        flow: FiveTuple,
+        /// Bypass, or end the bypass.
+        on: bool,
+        /// When the request arrived (Unix nanoseconds).
+        received_ns: u64,
+    },
 }
 
-/// A command and where to send the answer (a JSON text, or an error sentence).
-pub type Envelope = (Command, Option<Sender<Result<String, String>>>);
+/// Why the balancing loop refused a command: the HTTP status and a sentence.
+pub type Refusal = (u16, String);
+
+/// A command and where to send the answer (a JSON text, or why it was refused).
+pub type Envelope = (Command, Option<Sender<Result<String, Refusal>>>);
 
 /// The control endpoint's handler.
 pub struct Control {
@@ -77,12 +95,14 @@ impl Handler for Control {
                 };
                 self.send(command)
             }
-            (_, ["status"]) | (_, ["sensors", _, _]) => {
+            ("POST", ["flows", "bypass"]) => self.bypass(req, true),
+            ("POST", ["flows", "bypass", "cancel"]) => self.bypass(req, false),
+            (_, ["status"]) | (_, ["sensors", _, _]) | (_, ["flows", "bypass", ..]) => {
                 Response::json(405, "{\"error\":\"method not allowed\"}\n")
             }
             _ => Response::json(
                 404,
-                "{\"error\":\"routes: GET /status, POST /sensors/{id}/drain|restore|load\"}\n",
+                "{\"error\":\"routes: GET /status, POST /sensors/{id}/drain|restore|load, POST /flows/bypass, POST /flows/bypass/cancel\"}\n",
             ),
         }
     }
@@ -122,6 +142,20 @@ impl Control {
         None
     }
 
+    fn bypass(&self, req: &Request, on: bool) -> Response {
+        if let Some(refused) = self.authorise(req) {
+            return refused;
+        }
+        match super::bypass::parse_flow(&req.body) {
+            Ok(flow) => self.send(Command::Bypass {
+                flow,
+                on,
+                received_ns: super::wall_nanos(),
+            }),
+            Err(e) => Response::json(400, format!("{{\"error\":\"{}\"}}\n", json_escape(&e))),
+        }
+    }
+
     fn sensor(&self, s: &str) -> Option<usize> {
         if let Ok(i) = s.parse::<usize>() {
             return (i < self.names.len()).then_some(i);
@@ -140,7 +174,9 @@ impl Control {
         }
         match rx.recv_timeout(Duration::from_secs(3)) {
             Ok(Ok(json)) => Response::json(200, json),
-            Ok(Err(e)) => Response::json(409, format!("{{\"error\":\"{}\"}}\n", json_escape(&e))),
+            Ok(Err((status, e))) => {
+                Response::json(status, format!("{{\"error\":\"{}\"}}\n", json_escape(&e)))
+            }
             Err(_) => Response::json(503, "{\"error\":\"the balancing loop did not answer\"}\n"),
         }
     }

@@ -68,6 +68,10 @@ pub struct Snapshot {
     pub load_variance: f64,
     /// Failover counters.
     pub failover: blb_core::failover::FailoverStats,
+    /// Bypass requests from the sensors.
+    pub bypass: blb_core::stats::BypassStats,
+    /// The per-flow cutoff.
+    pub cutoff: blb_core::stats::CutoffStats,
 }
 
 /// Renders metrics on request.
@@ -392,6 +396,42 @@ impl Metrics {
             "counter",
             "Flows placed again after every sensor had been out of service.",
             f.flows_replaced as f64,
+        );
+        let b = snap.bypass;
+        header(
+            &mut o,
+            "blb_bypass_requests_total",
+            "counter",
+            "Bypass requests from the sensors, by outcome (bypassed packets are in blb_drops_total{reason=\"bypassed\"}).",
+        );
+        for (outcome, v) in [
+            ("bypassed", b.requested),
+            ("cancelled", b.cancelled),
+            ("unknown_flow", b.unknown_flow),
+            ("ended_with_flow", b.expired),
+        ] {
+            let _ = writeln!(o, "blb_bypass_requests_total{{outcome=\"{outcome}\"}} {v}");
+        }
+        scalar(
+            &mut o,
+            "blb_bypassed_bytes_total",
+            "counter",
+            "Captured bytes of the packets bypassed at a sensor's request.",
+            b.bytes as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_flow_cutoff_flows_total",
+            "counter",
+            "Flows that reached the per-flow cutoff.",
+            snap.cutoff.flows as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_flow_cutoff_bytes_total",
+            "counter",
+            "Captured bytes of the packets cut by the per-flow cutoff (their count is blb_drops_total{reason=\"flow_cutoff\"}).",
+            snap.cutoff.bytes as f64,
         );
         header(&mut o, "blb_info", "gauge", "The balancing algorithm.");
         let _ = writeln!(

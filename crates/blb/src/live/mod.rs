@@ -9,6 +9,7 @@
 //! second it publishes a snapshot for the metrics and control endpoints. SIGINT and SIGTERM
 //! stop it cleanly: queues drained, files flushed, the summary printed.
 
+pub mod bypass;
 pub mod control;
 pub mod health;
 mod hold;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use blb_core::Engine;
 use blb_core::hold::{Decision, HoldHandle};
+use blb_core::limits::FiveTuple;
 use blb_core::sensor::{SensorId, SensorSet};
 use blb_core::stats::DropReason;
 use blb_live::capture::{PacketSource, wait_readable};
@@ -126,6 +128,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         capture_errors: vec![None; sources.len()],
         held: HeldFrames::new(settings.engine.fragment_hold_bytes),
         released: Vec::new(),
+        last_frame_ns: 0,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -139,6 +142,9 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break "duration";
         }
+        // Commands before every burst, so a bypass or a drain applies to every frame taken
+        // after it arrived but one burst (or after one wait, 20 ms at most, when idle).
+        looped.commands(&rx);
         let (got, failing) = looped.drain_all(&mut sources);
         if failing && got == 0 {
             std::thread::sleep(TICK);
@@ -155,7 +161,6 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         let now = Instant::now();
         if now >= next_tick {
             looped.flush();
-            looped.commands(&rx);
             looped.check_health();
             looped.engine.tick(wall_nanos());
             looped.push_released();
@@ -280,6 +285,8 @@ struct Loop<'a> {
     /// Frames the engine holds (fragments waiting for their first fragment).
     held: HeldFrames,
     released: Vec<(HoldHandle, SensorSet)>,
+    /// Capture time of the last frame handled (what a command applied now follows).
+    last_frame_ns: u64,
 }
 
 impl Loop<'_> {
@@ -315,7 +322,9 @@ impl Loop<'_> {
         let link_type = src.link_type();
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
         let (routed, held, released) = (&mut self.routed, &mut self.held, &mut self.released);
+        let last_frame_ns = &mut self.last_frame_ns;
         let n = src.drain(BURST, &mut |frame| {
+            *last_frame_ns = frame.ts;
             let meta = blb_wire::parse(link_type, frame.ts, frame.wire_len, frame.data);
             let decision = engine.handle_or_hold(&meta, held.next_handle());
             if decision == Decision::Held {
@@ -363,7 +372,7 @@ impl Loop<'_> {
         }
     }
 
-    fn command(&mut self, command: Command) -> Result<String, String> {
+    fn command(&mut self, command: Command) -> Result<String, control::Refusal> {
         let now = self.started.elapsed();
         match command {
             Command::Drain(i) | Command::Restore(i) => {
@@ -377,7 +386,7 @@ impl Loop<'_> {
             }
             Command::Report(i, load, source) => {
                 if !self.engine.report_load(i as SensorId, load, wall_nanos()) {
-                    return Err(format!("the load report {load} was refused"));
+                    return Err((409, format!("the load report {load} was refused")));
                 }
                 tracing::debug!(sensor = %self.names[i], load, source, "load report");
                 // /status and the metrics show the new report at once.
@@ -389,7 +398,48 @@ impl Loop<'_> {
                     "{{\"sensor\":{i},\"accepted\":true,\"load\":{load}}}\n"
                 ))
             }
+            Command::Bypass {
+                flow,
+                on,
+                received_ns,
+            } => self.bypass(&flow, on, received_ns),
         }
+    }
+
+    /// Apply a bypass request (or its cancellation) at once: the next packet of the flow is
+    /// already bypassed.
+    fn bypass(
+        &mut self,
+        flow: &FiveTuple,
+        on: bool,
+        received_ns: u64,
+    ) -> Result<String, control::Refusal> {
+        let done = if on {
+            self.engine.bypass(flow)
+        } else {
+            self.engine.cancel_bypass(flow)
+        };
+        let named = format!(
+            "{} {}:{} <-> {}:{}",
+            flow.protocol, flow.src, flow.src_port, flow.dst, flow.dst_port
+        );
+        tracing::info!(flow = %named, bypass = on, done, "control: flow bypass");
+        self.changed = true;
+        if !done {
+            let what = if on { "live flow" } else { "bypassed flow" };
+            return Err((404, format!("no {what} {named}")));
+        }
+        // Frames up to `last_frame_ns` were handled before; every later one is handled after
+        // (and none captured after `applied_ns` was handled before).
+        Ok(serde_json::json!({
+            "flow": named,
+            "bypassed": on,
+            "received_ns": received_ns,
+            "applied_ns": wall_nanos(),
+            "last_frame_ns": self.last_frame_ns,
+        })
+        .to_string()
+            + "\n")
     }
 
     fn sensor_json(&self, i: usize, (flows, clusters): (u64, u64)) -> String {
@@ -539,6 +589,8 @@ impl Loop<'_> {
             decisions_per_second,
             load_variance,
             failover: self.engine.failover_stats(),
+            bypass: st.bypass,
+            cutoff: st.cutoff,
         }
     }
 }

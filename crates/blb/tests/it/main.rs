@@ -4,10 +4,12 @@
 mod blb_pcaps;
 mod cli;
 mod determinism;
+mod elephants;
 mod errors;
 mod experiment;
 mod lab;
 mod lab_fault;
+mod live_bypass;
 mod live_control;
 mod live_delivery;
 mod live_failover;

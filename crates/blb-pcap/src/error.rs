@@ -110,6 +110,12 @@ pub enum PcapError {
     },
 }
 
+impl From<io::Error> for PcapError {
+    fn from(e: io::Error) -> Self {
+        PcapError::Io(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,11 +149,5 @@ mod tests {
             e.to_string(),
             "not a pcap or pcapng file (magic number 0xdeadbeef)"
         );
-    }
-}
-
-impl From<io::Error> for PcapError {
-    fn from(e: io::Error) -> Self {
-        PcapError::Io(e)
     }
 }

@@ -303,7 +303,9 @@ fn a_corrupt_section_header_is_not_a_packet() {
     f.shb(false, 1).idb(1, 0, &[]).epb(0, 1, 1, &[1]);
     let shb_len = u32::from_le_bytes(f.out[4..8].try_into().unwrap()) as usize;
     f.out[shb_len - 4] ^= 0x40;
-    let e = CaptureReader::new(&f.out[..]).err().expect("refused");
+    let Err(e) = CaptureReader::new(&f.out[..]) else {
+        panic!("refused")
+    };
     let text = e.to_string();
     assert!(
         text.starts_with("corrupt pcapng section header block at the start of the file"),
@@ -314,10 +316,10 @@ fn a_corrupt_section_header_is_not_a_packet() {
     let mut f = ng();
     f.shb(false, 1);
     f.out[4..8].copy_from_slice(&8u32.to_le_bytes());
-    let text = CaptureReader::new(&f.out[..])
-        .err()
-        .expect("refused")
-        .to_string();
+    let Err(e) = CaptureReader::new(&f.out[..]) else {
+        panic!("refused")
+    };
+    let text = e.to_string();
     assert!(text.contains("section header block at the start"), "{text}");
     assert!(text.contains("block length 8 is impossible"), "{text}");
     // A second section's header, after two packets: named before packet 3.

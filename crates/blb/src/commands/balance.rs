@@ -9,14 +9,7 @@ use crate::settings::BalanceSettings;
 pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
     let settings = BalanceSettings::from_args(args)?;
     if let Some(to) = settings.summary.as_deref().filter(|p| p.as_os_str() != "-") {
-        // Found now rather than after the whole run; written at the end.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(to)
-            .map_err(|e| {
-                crate::error::usage(format!("cannot write summary {}: {e}", to.display()))
-            })?;
+        check_summary(to, &settings.write_dir)?;
     }
     let outcome = match &settings.live {
         Some(live) => {
@@ -39,6 +32,29 @@ pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// An unwritable summary is found now rather than after the whole run (it is written at the
+/// end). A summary inside the write directory may wait for the run to make that directory;
+/// a file made only to check is removed.
+fn check_summary(to: &std::path::Path, write_dir: &std::path::Path) -> anyhow::Result<()> {
+    let dir = to.parent().filter(|d| !d.as_os_str().is_empty());
+    let made_later = |d: &std::path::Path| {
+        !d.exists() && !write_dir.as_os_str().is_empty() && d.starts_with(write_dir)
+    };
+    if dir.is_some_and(made_later) {
+        return Ok(());
+    }
+    let existed = to.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(to)
+        .map_err(|e| crate::error::usage(format!("cannot write summary {}: {e}", to.display())))?;
+    if !existed {
+        let _ = std::fs::remove_file(to);
+    }
+    Ok(())
 }
 
 /// Structured logs on standard error; `RUST_LOG` sets the level (default `info`).

@@ -220,5 +220,5 @@ fn generated_scenario_balances_end_to_end() {
         "10",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("packet_size"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--packet-size"));
 }

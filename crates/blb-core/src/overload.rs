@@ -317,6 +317,11 @@ impl LossMonitor {
         self.overloaded
     }
 
+    /// Whether the source was found stale when last asked, and nothing came since.
+    pub fn stale(&self) -> bool {
+        self.stale
+    }
+
     /// The latest sample.
     pub fn last(&self) -> Option<Sample> {
         self.last

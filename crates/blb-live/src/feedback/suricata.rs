@@ -8,8 +8,8 @@
 //! counts the dropped packets too), `decoder.pkts`, and under `threads` the same per thread
 //! (`W#01-eth0`, …; the capture workers are the threads with `capture` counters). EVE records
 //! also have `*_delta` values and a `timestamp`; they are not used: a delta is 0 in about
-//! one record in three under load (see [`blb_core`'s `overload`] module, in the `blb-core`
-//! crate), so differences are taken over longer windows from the totals.
+//! one record in three under load (see the `overload` module of `blb-core`), so differences
+//! are taken over longer windows from the totals.
 //!
 //! Nothing here reads per-thread CPU time: Suricata has tick counters only when built with
 //! profiling, which the recorded build was not.

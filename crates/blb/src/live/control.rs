@@ -3,7 +3,8 @@
 //! (`Authorization: Bearer TOKEN`); without a configured token, state changes are refused.
 //!
 //! Routes:
-//! * `GET /status`: every sensor, in service or not and why, its loads (no token needed);
+//! * `GET /status`: every sensor, in service or not and why, its loads and its own loss
+//!   source's state (no token needed);
 //! * `POST /sensors/{id or name}/drain` and `.../restore`;
 //! * `POST /sensors/{id or name}/load` with a body that is a number (percent) or
 //!   `{"load": percent}`.
@@ -27,6 +28,8 @@ pub enum Command {
     Restore(usize),
     /// The sensor's own load report, percent, and where it came from.
     Report(usize, f64, &'static str),
+    /// A floor of the sensor's load, percent, from its own loss figures (see `feeds`).
+    Floor(usize, f64),
 }
 
 /// A command and where to send the answer (a JSON text, or an error sentence).
@@ -167,6 +170,7 @@ impl Control {
                     "report_age_secs": s.reported_load.map(|r| r.1),
                     "packets": s.packets,
                     "flows": s.flows,
+                    "loss": s.loss,
                 })
             })
             .collect();

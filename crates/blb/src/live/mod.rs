@@ -5,13 +5,16 @@
 //!
 //! One thread runs the balancing loop: it drains the capture rings, lets the engine decide,
 //! and queues the frames; every 100 ms it applies control commands and load reports and
-//! checks the sensors' health (taking sensors out of service or back, see [`health`]); every
+//! checks the sensors' health (taking sensors out of service or back, see [`health`]); the
+//! sensors' own loss sources ([`feeds`]) send floors of their loads the same way; every
 //! second it publishes a snapshot for the metrics and control endpoints. SIGINT and SIGTERM
 //! stop it cleanly: queues drained, files flushed, the summary printed.
 
 pub mod control;
+pub mod feeds;
 pub mod health;
 mod hold;
+pub mod loss_settings;
 pub mod metrics;
 pub mod ratelimit;
 pub mod settings;
@@ -87,7 +90,9 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         &tx,
         engine.balancer().name(),
     )?;
-    let pollers = wiring::start_snmp(live, &tx, &stop);
+    let mut pollers = wiring::start_snmp(live, &tx, &stop);
+    let (feed_threads, feeds) = feeds::start(live, &tx, &stop);
+    pollers.extend(feed_threads);
     drop(tx);
 
     let expects: Vec<bool> = live
@@ -126,6 +131,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         capture_errors: vec![None; sources.len()],
         held: HeldFrames::new(settings.engine.fragment_hold_bytes),
         released: Vec::new(),
+        feeds: &feeds,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -245,6 +251,17 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             })
             .collect(),
         failover: engine.failover_stats(),
+        loss: feeds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let status = f.as_ref()?.lock().ok()?.clone();
+                Some(summary::LossSummary {
+                    name: names[i].clone(),
+                    status,
+                })
+            })
+            .collect(),
         reports_accepted: engine.reported_loads().accepted,
         reports_refused: engine.reported_loads().refused,
         stopped_by: stopped_by.to_string(),
@@ -280,6 +297,8 @@ struct Loop<'a> {
     /// Frames the engine holds (fragments waiting for their first fragment).
     held: HeldFrames,
     released: Vec<(HoldHandle, SensorSet)>,
+    /// Each sensor's loss source, if any.
+    feeds: &'a [Option<feeds::SharedStatus>],
 }
 
 impl Loop<'_> {
@@ -389,6 +408,24 @@ impl Loop<'_> {
                     "{{\"sensor\":{i},\"accepted\":true,\"load\":{load}}}\n"
                 ))
             }
+            Command::Floor(i, floor) => {
+                let accepted = self
+                    .engine
+                    .report_load_at_least(i as SensorId, floor, wall_nanos());
+                if let Some(Ok(mut s)) =
+                    self.feeds.get(i).and_then(Option::as_ref).map(|f| f.lock())
+                {
+                    if accepted {
+                        s.reports_accepted += 1;
+                    } else {
+                        s.reports_refused += 1;
+                    }
+                }
+                if !accepted {
+                    return Err(format!("the load floor {floor} was refused"));
+                }
+                Ok(String::new())
+            }
         }
     }
 
@@ -484,6 +521,11 @@ impl Loop<'_> {
                         .last(i, now)
                         .map(|(v, age)| (v, age as f64 / 1e9)),
                     load: loads.get(i).copied().unwrap_or(0.0),
+                    loss: self
+                        .feeds
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .and_then(|f| f.lock().ok().map(|s| s.clone())),
                     up: up.contains(i as SensorId),
                     reasons: self.health.reasons(i).names(),
                 }

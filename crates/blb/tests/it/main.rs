@@ -13,6 +13,7 @@ mod live_delivery;
 mod live_failover;
 mod live_replay;
 mod malformed;
+mod sensor_loss;
 mod shared_pcaps;
 mod skip;
 mod soak;

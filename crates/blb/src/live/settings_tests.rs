@@ -186,6 +186,12 @@ fn the_example_configuration_parses_as_live_settings() {
     let live = s.live.expect("live");
     assert!(!live.sensors.is_empty());
     assert!(live.control_token.is_some());
+    let sources: Vec<&str> = live
+        .sensors
+        .iter()
+        .filter_map(|s| s.loss.as_ref().map(|l| l.source.key()))
+        .collect();
+    assert_eq!(sources, ["suricata_eve", "zeek_capture_loss"]);
 }
 
 #[test]

@@ -51,9 +51,8 @@ pub struct FeedStatus {
     pub overloaded: bool,
     /// Stale now (its load is the estimate).
     pub stale: bool,
-    /// Times it went stale (a source that never gave a record counts once).
-    pub stale_total: u64,
-    /// Records, samples, repeats, resets, garbled records, old records, state changes.
+    /// Records, samples, repeats, resets, garbled records, old records, times it went stale
+    /// (a source that never gave a record counts once), state changes.
     pub counts: LossStats,
     /// Reads that failed (missing file, socket refused, Suricata's NOK).
     pub errors: u64,
@@ -339,8 +338,8 @@ impl Feed {
         s.worst_worker_percent = last.and_then(|l| l.worst_worker_percent);
         s.overloaded = self.monitor.overloaded();
         s.stale = self.monitor.stale() || self.silent;
-        s.stale_total = self.monitor.stats.stale + self.silent_total;
         s.counts = self.monitor.stats;
+        s.counts.stale += self.silent_total;
     }
 }
 

@@ -244,6 +244,11 @@ impl Metrics {
                     as fn(&super::feeds::FeedStatus) -> u64,
             ),
             (
+                "blb_sensor_loss_overloads_total",
+                "Times the sensor's own loss figures turned it overloaded.",
+                |l| l.counts.entered,
+            ),
+            (
                 "blb_sensor_loss_repeats_total",
                 "Suricata records that repeated the previous counters (published every 3 s, written every 2 s).",
                 |l| l.counts.repeats,
@@ -256,7 +261,7 @@ impl Metrics {
             (
                 "blb_sensor_loss_stale_total",
                 "Times the sensor's loss source went stale.",
-                |l| l.stale_total,
+                |l| l.counts.stale,
             ),
             (
                 "blb_sensor_loss_errors_total",

@@ -123,7 +123,7 @@ impl Summary {
                 c.entered,
                 if st.overloaded { " (still)" } else { "" },
                 c.garbled,
-                st.stale_total,
+                c.stale,
                 if st.stale { " (stale at the end)" } else { "" },
                 st.errors,
                 st.reports_accepted,

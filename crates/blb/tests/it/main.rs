@@ -11,6 +11,7 @@ mod lab_fault;
 mod live_control;
 mod live_delivery;
 mod live_failover;
+mod live_loss;
 mod live_replay;
 mod malformed;
 mod sensor_loss;

@@ -379,7 +379,7 @@ fn a_garbled_then_silent_feed_falls_back_to_the_estimate() {
     let log = logged(|| r = replay(&mut e, &mut feed, &events, end + 30 * S));
     let status = feed.status().lock().unwrap().clone();
     assert_eq!(status.counts.garbled, 11, "{status:?}");
-    assert_eq!(status.stale_total, 1);
+    assert_eq!(status.counts.stale, 1);
     assert!(status.stale && !status.overloaded);
     // Overloaded while whole records came; the last floor was reported at the last whole
     // record's time plus the reads until the feed went stale 20 s later.

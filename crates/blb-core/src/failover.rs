@@ -155,6 +155,17 @@ impl Engine {
             .report(usize::from(sensor), percent, now, estimate)
     }
 
+    /// Record sensor `sensor`'s own report that its load is at least `floor` percent at `now`
+    /// (see [`crate::feedback`] and [`crate::overload`]). Returns false when refused.
+    pub fn report_load_at_least(&mut self, sensor: SensorId, floor: f64, now: Nanos) -> bool {
+        let now = self.now.max(now);
+        let mut est = Vec::with_capacity(self.cfg.sensors);
+        self.load.loads(now, &mut est);
+        let estimate = est.get(usize::from(sensor)).copied().unwrap_or(0.0);
+        self.reports
+            .report_at_least(usize::from(sensor), floor, now, estimate)
+    }
+
     /// The reported loads.
     pub fn reported_loads(&self) -> &crate::feedback::ReportedLoads {
         &self.reports

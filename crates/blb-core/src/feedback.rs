@@ -14,6 +14,12 @@
 //! two polls the balancer still sees the flows it just placed. A report older than
 //! `stale_after` is ignored and the sensor's load is the estimate alone, as if no report had
 //! ever come. Reports outside 0..=100 % are clamped; a non-finite report is refused.
+//!
+//! A report can also be a floor ([`ReportedLoads::report_at_least`]): the sensor's load is at
+//! least this, whatever the estimate says. It is stored as the level `max(floor, estimate)`,
+//! so it combines as any report: `estimate now + max(0, floor − estimate then)`. A floor of 0
+//! leaves the estimate as it is (a sensor that says it keeps up, not how busy it is); a floor
+//! of 100 % holds a sensor that drops packets at 100 % or more ([`crate::overload`]).
 
 use crate::packet::Nanos;
 
@@ -60,6 +66,34 @@ impl ReportedLoads {
         }
         *slot = Some(Report {
             value: value.clamp(0.0, 100.0),
+            at: now,
+            estimate_then: estimate,
+        });
+        self.accepted += 1;
+        true
+    }
+
+    /// Record sensor `sensor`'s report that its load is at least `floor` percent (clamped to
+    /// 0..=100) at `now`, when blb's estimate for it was `estimate`: stored as the level
+    /// `max(floor, estimate)` (the estimate unclamped, so a floor never lowers it). Returns
+    /// false (and counts it) when refused.
+    pub fn report_at_least(
+        &mut self,
+        sensor: usize,
+        floor: f64,
+        now: Nanos,
+        estimate: f64,
+    ) -> bool {
+        let Some(slot) = self.reports.get_mut(sensor) else {
+            self.refused += 1;
+            return false;
+        };
+        if !floor.is_finite() || !estimate.is_finite() {
+            self.refused += 1;
+            return false;
+        }
+        *slot = Some(Report {
+            value: floor.clamp(0.0, 100.0).max(estimate),
             at: now,
             estimate_then: estimate,
         });
@@ -157,5 +191,32 @@ mod tests {
         assert_eq!(r.last(0, 0), Some((100.0, 0)));
         r.clear(0);
         assert_eq!(r.last(0, 0), None);
+    }
+
+    #[test]
+    fn a_floor_holds_the_load_up_and_a_zero_floor_leaves_the_estimate() {
+        let mut r = ReportedLoads::new(2, 10 * S);
+        assert!(r.report_at_least(0, 100.0, S, 20.0));
+        assert!(r.report_at_least(1, 0.0, S, 20.0));
+        // Sensor 0: at least 100, and what blb placed since adds to it; sensor 1: the estimate.
+        let mut loads = [25.0, 25.0];
+        r.combine(2 * S, &mut loads);
+        assert_eq!(loads, [105.0, 25.0]);
+        let mut loads = [3.0, 3.0];
+        r.combine(2 * S, &mut loads);
+        assert_eq!(loads, [83.0, 3.0]);
+        // An estimate above 100 % is not lowered by the floor's clamp.
+        r.report_at_least(1, 0.0, 3 * S, 150.0);
+        assert_eq!(r.last(1, 3 * S), Some((150.0, 0)));
+        let mut loads = [0.0, 160.0];
+        r.combine(3 * S, &mut loads);
+        assert_eq!(loads[1], 160.0);
+        assert!(!r.report_at_least(2, 100.0, S, 0.0));
+        assert!(!r.report_at_least(0, f64::NAN, S, 0.0));
+        assert_eq!((r.accepted, r.refused), (3, 2));
+        // Stale like any report.
+        let mut loads = [1.0, 1.0];
+        r.combine(12 * S, &mut loads);
+        assert_eq!(loads[0], 1.0);
     }
 }

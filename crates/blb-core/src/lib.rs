@@ -15,6 +15,8 @@
 //! * [`limits`]: elephant flows: the per-flow cutoff and bypass at a sensor's request;
 //! * [`load`]: load estimation and per-second load statistics;
 //! * [`feedback`]: loads reported by the sensors, combined with the estimate;
+//! * [`overload`]: a sensor's own loss figures (Suricata's drops, Zeek's capture loss) as an
+//!   overload state with hysteresis, reported as a floor of its load;
 //! * [`engine`]: the state machine that ties them together;
 //! * [`memory`]: the heap each bounded structure holds;
 //! * [`failover`]: sensors leaving and returning to service, and the flows that move.
@@ -33,6 +35,7 @@ pub mod hold;
 pub mod limits;
 pub mod load;
 pub mod memory;
+pub mod overload;
 pub mod packet;
 pub mod sensor;
 pub mod stats;

@@ -32,6 +32,15 @@ pub enum LiveError {
         /// What went wrong.
         reason: String,
     },
+    /// A sensor's own load source (a Suricata socket, a log file) answered something
+    /// unusable.
+    #[error("{source_name}: {reason}")]
+    Feed {
+        /// The source: its kind and path.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// libpcap reported an error.
     #[error("{0}")]
     Pcaplib(String),

@@ -1,6 +1,7 @@
 //! The live side of blb: packet capture from interfaces (AF_PACKET TPACKET_V3, or libpcap
 //! behind the `pcap` feature), delivery to sensors (a local interface, rotated pcap files,
-//! VXLAN), bounded per-sensor queues, sensor load feedback (SNMP v2c), and a small HTTP
+//! VXLAN), bounded per-sensor queues, sensor load feedback (SNMP v2c; Suricata's and Zeek's
+//! own loss figures from their logs and Suricata's command socket), and a small HTTP
 //! server for the metrics and control endpoints.
 //!
 //! Everything here does I/O; the balancing decisions stay in `blb-core`. Each piece sits

@@ -106,6 +106,24 @@ pub struct SensorSection {
     /// The sensor reports its load on the control endpoint (its absence then counts as
     /// stale, and past `report_down_after`, as down).
     pub push: Option<bool>,
+    /// Tail this Suricata EVE log for its `stats` records (kernel drops: overload).
+    pub suricata_eve: Option<PathBuf>,
+    /// Poll this Suricata unix command socket with `dump-counters` (kernel drops: overload).
+    pub suricata_socket: Option<PathBuf>,
+    /// Tail this Zeek `capture_loss.log` (`percent_lost`: overload).
+    pub zeek_capture_loss: Option<PathBuf>,
+    /// Read only the `capture_loss` records of this Zeek peer.
+    pub zeek_peer: Option<String>,
+    /// Seconds between reads of the loss source.
+    pub loss_interval: Option<f64>,
+    /// Seconds without a well-formed record after which the loss source is stale.
+    pub loss_stale_after: Option<f64>,
+    /// Loss in percent at or above which a sample counts toward overload.
+    pub loss_enter_percent: Option<f64>,
+    /// Loss in percent below which a sample counts toward recovery.
+    pub loss_release_percent: Option<f64>,
+    /// Samples in a row that turn the sensor overloaded, or back.
+    pub loss_samples: Option<u32>,
 }
 
 /// `[balance]`.

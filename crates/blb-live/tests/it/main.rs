@@ -5,6 +5,7 @@
 mod afpacket;
 mod deliver;
 mod http;
+mod sensor_files;
 #[path = "../../../blb/tests/it/skip.rs"]
 mod skip;
 mod snmp;

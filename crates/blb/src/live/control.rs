@@ -3,7 +3,8 @@
 //! (`Authorization: Bearer TOKEN`); without a configured token, state changes are refused.
 //!
 //! Routes:
-//! * `GET /status`: every sensor, in service or not and why, its loads (no token needed);
+//! * `GET /status`: every sensor, in service or not and why, its loads and its own loss
+//!   source's state (no token needed);
 //! * `POST /sensors/{id or name}/drain` and `.../restore`;
 //! * `POST /sensors/{id or name}/load` with a body that is a number (percent) or
 //!   `{"load": percent}`;
@@ -42,6 +43,8 @@ pub enum Command {
         /// When the request arrived (Unix nanoseconds).
         received_ns: u64,
     },
+    /// A floor of the sensor's load, percent, from its own loss figures (see `feeds`).
+    Floor(usize, f64),
 }
 
 /// Why the balancing loop refused a command: the HTTP status and a sentence.
@@ -203,6 +206,7 @@ impl Control {
                     "report_age_secs": s.reported_load.map(|r| r.1),
                     "packets": s.packets,
                     "flows": s.flows,
+                    "loss": s.loss,
                 })
             })
             .collect();

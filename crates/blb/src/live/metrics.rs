@@ -22,6 +22,8 @@ pub struct SensorSnap {
     pub reported_load: Option<(f64, f64)>,
     /// The load the balancer uses (estimate combined with a fresh report).
     pub load: f64,
+    /// Its own loss source, if it has one.
+    pub loss: Option<super::feeds::FeedStatus>,
     /// In service.
     pub up: bool,
     /// Why it is out of service.
@@ -209,6 +211,92 @@ impl Metrics {
             "The load the balancer uses: the estimate combined with a fresh report.",
             &|i| Some(s(i).load),
         );
+        let loss = |i: usize| s(i).loss;
+        per_sensor(
+            &mut o,
+            "blb_sensor_loss_percent",
+            "gauge",
+            "The last loss figure of the sensor's own loss source, percent: Suricata's drop ratio (the worst of the total and its capture workers) or Zeek's percent_lost.",
+            &|i| loss(i).and_then(|l| l.loss_percent),
+        );
+        per_sensor(
+            &mut o,
+            "blb_sensor_loss_worst_worker_percent",
+            "gauge",
+            "The last drop ratio of the sensor's worst Suricata capture worker, percent.",
+            &|i| loss(i).and_then(|l| l.worst_worker_percent),
+        );
+        per_sensor(
+            &mut o,
+            "blb_sensor_loss_overloaded",
+            "gauge",
+            "1 while the sensor's own loss figures hold its load at 100 % or more.",
+            &|i| loss(i).map(|l| f64::from(u8::from(l.overloaded))),
+        );
+        per_sensor(
+            &mut o,
+            "blb_sensor_loss_stale",
+            "gauge",
+            "1 while the sensor's loss source is stale (its load is the estimate).",
+            &|i| loss(i).map(|l| f64::from(u8::from(l.stale))),
+        );
+        for (name, help, v) in [
+            (
+                "blb_sensor_loss_samples_total",
+                "Usable samples of the sensor's loss source.",
+                (|l: &super::feeds::FeedStatus| l.counts.samples)
+                    as fn(&super::feeds::FeedStatus) -> u64,
+            ),
+            (
+                "blb_sensor_loss_overloads_total",
+                "Times the sensor's own loss figures turned it overloaded.",
+                |l| l.counts.entered,
+            ),
+            (
+                "blb_sensor_loss_repeats_total",
+                "Suricata records that repeated the previous counters (published every 3 s, written every 2 s).",
+                |l| l.counts.repeats,
+            ),
+            (
+                "blb_sensor_loss_garbled_total",
+                "Records of the sensor's loss source that could not be used.",
+                |l| l.counts.garbled,
+            ),
+            (
+                "blb_sensor_loss_stale_total",
+                "Times the sensor's loss source went stale.",
+                |l| l.counts.stale,
+            ),
+            (
+                "blb_sensor_loss_errors_total",
+                "Reads of the sensor's loss source that failed (missing file, socket, Suricata's NOK).",
+                |l| l.errors,
+            ),
+        ] {
+            per_sensor(&mut o, name, "counter", help, &|i| {
+                loss(i).map(|l| v(&l) as f64)
+            });
+        }
+        header(
+            &mut o,
+            "blb_sensor_loss_reports_total",
+            "counter",
+            "Load floors from the sensor's loss source, accepted or refused by the engine.",
+        );
+        for i in 0..self.names.len() {
+            if let Some(f) = loss(i) {
+                for (result, v) in [
+                    ("accepted", f.reports_accepted),
+                    ("refused", f.reports_refused),
+                ] {
+                    let _ = writeln!(
+                        o,
+                        "blb_sensor_loss_reports_total{{{},result=\"{result}\"}} {v}",
+                        l(i)
+                    );
+                }
+            }
+        }
         per_sensor(
             &mut o,
             "blb_sensor_up",

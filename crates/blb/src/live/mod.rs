@@ -5,14 +5,17 @@
 //!
 //! One thread runs the balancing loop: it drains the capture rings, lets the engine decide,
 //! and queues the frames; every 100 ms it applies control commands and load reports and
-//! checks the sensors' health (taking sensors out of service or back, see [`health`]); every
+//! checks the sensors' health (taking sensors out of service or back, see [`health`]); the
+//! sensors' own loss sources ([`feeds`]) send floors of their loads the same way; every
 //! second it publishes a snapshot for the metrics and control endpoints. SIGINT and SIGTERM
 //! stop it cleanly: queues drained, files flushed, the summary printed.
 
 pub mod bypass;
 pub mod control;
+pub mod feeds;
 pub mod health;
 mod hold;
+pub mod loss_settings;
 pub mod metrics;
 pub mod ratelimit;
 pub mod settings;
@@ -89,7 +92,9 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         &tx,
         engine.balancer().name(),
     )?;
-    let pollers = wiring::start_snmp(live, &tx, &stop);
+    let mut pollers = wiring::start_snmp(live, &tx, &stop);
+    let (feed_threads, feeds) = feeds::start(live, &tx, &stop);
+    pollers.extend(feed_threads);
     drop(tx);
 
     let expects: Vec<bool> = live
@@ -129,6 +134,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         held: HeldFrames::new(settings.engine.fragment_hold_bytes),
         released: Vec::new(),
         last_frame_ns: 0,
+        feeds: &feeds,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -250,6 +256,17 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
             })
             .collect(),
         failover: engine.failover_stats(),
+        loss: feeds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let status = f.as_ref()?.lock().ok()?.clone();
+                Some(summary::LossSummary {
+                    name: names[i].clone(),
+                    status,
+                })
+            })
+            .collect(),
         reports_accepted: engine.reported_loads().accepted,
         reports_refused: engine.reported_loads().refused,
         stopped_by: stopped_by.to_string(),
@@ -287,6 +304,8 @@ struct Loop<'a> {
     released: Vec<(HoldHandle, SensorSet)>,
     /// Capture time of the last frame handled (what a command applied now follows).
     last_frame_ns: u64,
+    /// Each sensor's loss source, if any.
+    feeds: &'a [Option<feeds::SharedStatus>],
 }
 
 impl Loop<'_> {
@@ -403,6 +422,24 @@ impl Loop<'_> {
                 on,
                 received_ns,
             } => self.bypass(&flow, on, received_ns),
+            Command::Floor(i, floor) => {
+                let accepted = self
+                    .engine
+                    .report_load_at_least(i as SensorId, floor, wall_nanos());
+                if let Some(Ok(mut s)) =
+                    self.feeds.get(i).and_then(Option::as_ref).map(|f| f.lock())
+                {
+                    if accepted {
+                        s.reports_accepted += 1;
+                    } else {
+                        s.reports_refused += 1;
+                    }
+                }
+                if !accepted {
+                    return Err((409, format!("the load floor {floor} was refused")));
+                }
+                Ok(String::new())
+            }
         }
     }
 
@@ -534,6 +571,11 @@ impl Loop<'_> {
                         .last(i, now)
                         .map(|(v, age)| (v, age as f64 / 1e9)),
                     load: loads.get(i).copied().unwrap_or(0.0),
+                    loss: self
+                        .feeds
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .and_then(|f| f.lock().ok().map(|s| s.clone())),
                     up: up.contains(i as SensorId),
                     reasons: self.health.reasons(i).names(),
                 }

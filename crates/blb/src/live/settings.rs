@@ -83,6 +83,8 @@ pub struct SensorSpec {
     pub snmp: Option<SnmpSpec>,
     /// The sensor pushes its load to the control endpoint.
     pub push: bool,
+    /// Its own loss figures (Suricata's drops, Zeek's capture loss), if any.
+    pub loss: Option<super::loss_settings::LossSpec>,
 }
 
 /// Everything live balancing needs beyond the engine's settings, checked.
@@ -252,13 +254,18 @@ impl LiveSettings {
                     },
                     snmp: None,
                     push: false,
+                    loss: None,
                 })
                 .collect()
         } else {
+            // Reports of a loss source must come more often than they go stale.
+            let report_stale_after = l
+                .report_stale_after
+                .unwrap_or(blb_core::EngineConfig::new(1, 1.0).report_stale_after as f64 / 1e9);
             file.sensor
                 .iter()
                 .enumerate()
-                .map(|(i, s)| sensor(i, s))
+                .map(|(i, s)| sensor(i, s, report_stale_after))
                 .collect::<anyhow::Result<Vec<_>>>()?
         };
         let mut names = std::collections::HashSet::new();
@@ -310,7 +317,7 @@ impl LiveSettings {
 }
 
 /// One `[[sensor]]` table.
-fn sensor(i: usize, s: &SensorSection) -> anyhow::Result<SensorSpec> {
+fn sensor(i: usize, s: &SensorSection, report_stale_after: f64) -> anyhow::Result<SensorSpec> {
     let name = s.name.clone().unwrap_or_else(|| format!("sensor-{i}"));
     let at = format!("[[sensor]] {} ('{name}')", i + 1);
     let kinds = [s.interface.is_some(), s.pcap.is_some(), s.vxlan.is_some()];
@@ -396,11 +403,13 @@ fn sensor(i: usize, s: &SensorSection) -> anyhow::Result<SensorSpec> {
             None
         }
     };
+    let loss = super::loss_settings::loss(&at, s, report_stale_after)?;
     Ok(SensorSpec {
         name,
         delivery,
         snmp,
         push: s.push.unwrap_or(false),
+        loss,
     })
 }
 
@@ -433,7 +442,7 @@ fn address(what: &str, s: &str, default_port: u16) -> anyhow::Result<SocketAddr>
         .ok_or_else(|| usage(format!("{what}: '{s}' is not an address (host:port)")))
 }
 
-fn duration(what: &str, secs: f64) -> anyhow::Result<Duration> {
+pub(super) fn duration(what: &str, secs: f64) -> anyhow::Result<Duration> {
     if !(secs.is_finite() && (1e-9..1e9).contains(&secs)) {
         return Err(usage(format!(
             "{what} must be a number of seconds from 1e-9 (one nanosecond) up to 1e9, not {}",

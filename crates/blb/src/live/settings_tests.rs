@@ -186,4 +186,129 @@ fn the_example_configuration_parses_as_live_settings() {
     let live = s.live.expect("live");
     assert!(!live.sensors.is_empty());
     assert!(live.control_token.is_some());
+    let sources: Vec<&str> = live
+        .sensors
+        .iter()
+        .filter_map(|s| s.loss.as_ref().map(|l| l.source.key()))
+        .collect();
+    assert_eq!(sources, ["suricata_eve", "zeek_capture_loss"]);
+}
+
+#[test]
+fn loss_sources_take_their_defaults_and_keys() {
+    use super::super::loss_settings::LossSource;
+    use blb_core::overload::LossConfig;
+    let s = merge(
+        &args(&["eth0"]),
+        r#"
+[[sensor]]
+interface = "eth1"
+suricata_eve = "/var/log/suricata/eve.json"
+[[sensor]]
+interface = "eth2"
+suricata_socket = "/run/suricata/suricata-command.socket"
+loss_interval = 4.0
+loss_enter_percent = 5.0
+loss_samples = 3
+[[sensor]]
+interface = "eth3"
+zeek_capture_loss = "/opt/zeek/logs/current/capture_loss.log"
+zeek_peer = "worker-1"
+loss_stale_after = 120
+loss_release_percent = 0.5
+"#,
+    )
+    .expect("valid");
+    let live = s.live.expect("live");
+    let eve = live.sensors[0].loss.as_ref().expect("a loss source");
+    assert_eq!(
+        eve.source,
+        LossSource::SuricataEve("/var/log/suricata/eve.json".into())
+    );
+    assert_eq!(eve.interval, Duration::from_secs(2));
+    assert_eq!(eve.config, LossConfig::suricata());
+    let sock = live.sensors[1].loss.as_ref().expect("a loss source");
+    assert_eq!(sock.source.key(), "suricata_socket");
+    assert_eq!(sock.interval, Duration::from_secs(4));
+    assert_eq!(
+        (
+            sock.config.enter_percent,
+            sock.config.release_percent,
+            sock.config.samples
+        ),
+        (5.0, 0.1, 3)
+    );
+    let zeek = live.sensors[2].loss.as_ref().expect("a loss source");
+    assert_eq!(
+        zeek.source.describe(),
+        "zeek_capture_loss /opt/zeek/logs/current/capture_loss.log (peer worker-1)"
+    );
+    assert_eq!(zeek.config.stale_after, 120_000_000_000);
+    assert_eq!(
+        (zeek.config.enter_percent, zeek.config.release_percent),
+        (10.0, 0.5)
+    );
+    // A loss source is not a report the health check waits for.
+    assert!(live.sensors.iter().all(|s| s.snmp.is_none() && !s.push));
+}
+
+#[test]
+fn loss_mistakes_are_named_by_their_key() {
+    let a = args(&["eth0"]);
+    let t = |keys: &str| format!("[[sensor]]\nname = \"s\"\ninterface = \"eth1\"\n{keys}\n");
+    let long = format!("suricata_socket = \"/{}\"", "x".repeat(120));
+    let cases = [
+        (
+            t("suricata_eve = \"e\"\nzeek_capture_loss = \"z\""),
+            "[[sensor]] 1 ('s'): suricata_eve and zeek_capture_loss are alternatives; keep one",
+        ),
+        (
+            t("suricata_eve = \"e\"\nsnmp = \"10.0.0.1\""),
+            "suricata_eve and snmp both give the sensor's load",
+        ),
+        (t("loss_samples = 2"), "loss_samples needs a loss source"),
+        (t("zeek_peer = \"w\""), "zeek_peer needs zeek_capture_loss"),
+        (
+            t("suricata_eve = \"e\"\nzeek_peer = \"w\""),
+            "zeek_peer needs zeek_capture_loss",
+        ),
+        (t("suricata_eve = \"\""), "suricata_eve is empty"),
+        (t(&long), "suricata_socket is 121 bytes long"),
+        (
+            t("suricata_eve = \"e\"\nloss_interval = 10"),
+            "loss_interval (10 s) must be shorter than [live] report_stale_after (10 s)",
+        ),
+        (
+            t("suricata_eve = \"e\"\nloss_interval = 0"),
+            "[[sensor]] 1 ('s') loss_interval must be a number of seconds",
+        ),
+        (
+            t("suricata_eve = \"e\"\nloss_stale_after = 1"),
+            "loss_stale_after (1 s) must be longer than loss_interval (2 s)",
+        ),
+        (
+            t("suricata_eve = \"e\"\nloss_enter_percent = 0"),
+            "[[sensor]] 1 ('s'): loss_enter_percent must be a percentage above 0",
+        ),
+        (
+            t("suricata_eve = \"e\"\nloss_enter_percent = 1\nloss_release_percent = 2"),
+            "loss_release_percent must be a percentage from 0 up to loss_enter_percent (1), not 2",
+        ),
+        (
+            t("zeek_capture_loss = \"z\"\nloss_samples = 0"),
+            "loss_samples must be from 1 to 100, not 0",
+        ),
+    ];
+    for (toml, want) in &cases {
+        let e = err(&a, toml);
+        assert!(
+            e.contains(want),
+            "{toml:?}: '{e}' does not mention '{want}'"
+        );
+    }
+    // A lower enter level pulls the default release level with it.
+    let s = merge(&a, &t("suricata_eve = \"e\"\nloss_enter_percent = 0.05")).expect("valid");
+    let live = s.live.expect("live");
+    let c = live.sensors[0].loss.as_ref().expect("loss").config;
+    assert_eq!((c.enter_percent, c.release_percent), (0.05, 0.05));
 }

@@ -1,5 +1,6 @@
 //! The live part of the run summary: capture counters per interface, what each sensor's
-//! delivery did with the packets routed to it, and the failover counters.
+//! delivery did with the packets routed to it, the sensors' own loss sources, and the
+//! failover counters.
 
 use serde::Serialize;
 
@@ -37,6 +38,16 @@ pub struct DeliverySummary {
     pub in_service: bool,
 }
 
+/// One sensor's own loss source.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LossSummary {
+    /// The sensor's name.
+    pub name: String,
+    /// What the source did.
+    #[serde(flatten)]
+    pub status: super::feeds::FeedStatus,
+}
+
 /// The live section of the summary.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LiveSummary {
@@ -46,6 +57,8 @@ pub struct LiveSummary {
     pub delivery: Vec<DeliverySummary>,
     /// Failover counters.
     pub failover: blb_core::failover::FailoverStats,
+    /// Per sensor with a loss source (Suricata's drops, Zeek's capture loss).
+    pub loss: Vec<LossSummary>,
     /// Load reports accepted and refused.
     pub reports_accepted: u64,
     /// Load reports refused.
@@ -95,6 +108,26 @@ impl Summary {
                 d.frame_rejected,
                 d.send_errors,
                 if d.in_service { "" } else { ", out of service" }
+            );
+        }
+        for l in &live.loss {
+            let st = &l.status;
+            let c = &st.counts;
+            s += &format!(
+                "  {} loss source ({}): {} samples, last loss {}, overloaded {} time(s){}, {} garbled, stale {} time(s){}, {} read errors, reports {} accepted, {} refused\n",
+                l.name,
+                st.source,
+                c.samples,
+                st.loss_percent
+                    .map_or("none".to_string(), |p| format!("{p:.2} %")),
+                c.entered,
+                if st.overloaded { " (still)" } else { "" },
+                c.garbled,
+                c.stale,
+                if st.stale { " (stale at the end)" } else { "" },
+                st.errors,
+                st.reports_accepted,
+                st.reports_refused
             );
         }
         let f = &live.failover;

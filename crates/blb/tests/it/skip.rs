@@ -15,7 +15,7 @@
 //! total.
 //!
 //! The shared captures are `pcaps` in the folder `shared` beside the repository, or in the
-//! folder `BLB_SHARED` names.
+//! folder `BLB_SHARED` names; the recorded sensor output is `sensors` beside them.
 
 // Each test crate uses the part it needs.
 #![allow(dead_code)]
@@ -89,6 +89,18 @@ pub fn pcaps() -> Option<PathBuf> {
     let dir = shared_root().join("pcaps");
     let what = format!(
         "no shared captures at {} (the folder `shared` beside the repository, or \
+         BLB_SHARED=DIR)",
+        dir.display()
+    );
+    require(dir.is_dir(), &what).then_some(dir)
+}
+
+/// The recorded sensor output folder (`sensors` beside `pcaps`), or `None` (after
+/// [`require`]) when it is not there.
+pub fn sensors() -> Option<PathBuf> {
+    let dir = shared_root().join("sensors");
+    let what = format!(
+        "no recorded sensor output at {} (the folder `shared` beside the repository, or \
          BLB_SHARED=DIR)",
         dir.display()
     );

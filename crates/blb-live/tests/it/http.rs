@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blb_live::http::{Handler, Request, Response, Server, token_matches};
+use blb_live::http::{
+    HEAD_TIMEOUT, Handler, MAX_PER_CLIENT, Request, Response, Server, token_matches,
+};
 
 /// Echoes what it got.
 struct Echo;
@@ -83,7 +85,11 @@ fn read_reply(mut s: TcpStream) -> Reply {
     let head = String::from_utf8(raw[..end].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+    // An HTTP/1.0 request is answered in HTTP/1.0.
+    assert!(
+        status_line.starts_with("HTTP/1.1 ") || status_line.starts_with("HTTP/1.0 "),
+        "{status_line}"
+    );
     let status = status_line[9..12].parse().unwrap();
     let headers = lines
         .map(|l| {
@@ -98,10 +104,25 @@ fn read_reply(mut s: TcpStream) -> Reply {
     }
 }
 
-fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut s = connect(addr);
+/// A connection from a given loopback address (every 127.x.y.z is this host).
+fn connect_from(local: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from = SocketAddr::from((local, 0));
+    sock.bind(&from.into()).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+fn send(mut s: TcpStream, request: &[u8]) -> Reply {
     s.write_all(request).unwrap();
     read_reply(s)
+}
+
+fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
+    send(connect(addr), request)
 }
 
 #[test]
@@ -193,11 +214,21 @@ fn oversized_and_malformed_requests() {
     assert_eq!(r.status, 400);
     let r = exchange(addr, b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n");
     assert_eq!(r.status, 400);
+    // A chunked body is read like any other, within the same limit.
     let r = exchange(
         addr,
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     );
-    assert!(r.status == 411 || r.status == 400, "{}", r.status);
+    assert_eq!(r.status, 200);
+    assert!(r.text().ends_with("body=hello"), "{}", r.text());
+    let mut big = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        big.extend_from_slice(b"1000\r\n");
+        big.extend_from_slice(&[b'y'; 4096]);
+        big.extend_from_slice(b"\r\n");
+    }
+    big.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(exchange(addr, &big).status, 413);
     let r = exchange(addr, b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n");
     assert_eq!(r.status, 400);
 
@@ -228,14 +259,18 @@ fn idle_clients_do_not_block_others() {
 }
 
 #[test]
-fn too_many_connections_get_503() {
+fn one_client_gets_a_few_connections_others_still_get_in() {
     let srv = server();
     let addr = srv.local_addr();
-    // 16 idle connections hold every slot for the 2 s read timeout.
-    let idle: Vec<TcpStream> = (0..16).map(|_| connect(addr)).collect();
+    // MAX_PER_CLIENT idle connections hold every place of this client for HEAD_TIMEOUT.
+    let idle: Vec<TcpStream> = (0..MAX_PER_CLIENT).map(|_| connect(addr)).collect();
     thread::sleep(Duration::from_millis(300));
     let r = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(r.status, 503);
+    assert_eq!(r.text(), "too many connections, try again\n");
+    // Another client address is served.
+    let other = connect_from([127, 0, 0, 2], addr);
+    assert_eq!(send(other, b"GET /other HTTP/1.1\r\n\r\n").status, 200);
     drop(idle);
     // Once they are gone, requests are served again.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -247,6 +282,45 @@ fn too_many_connections_get_503() {
         assert!(Instant::now() < deadline, "still {}", r.status);
         thread::sleep(Duration::from_millis(50));
     }
+    srv.shutdown();
+}
+
+#[test]
+fn a_client_that_trickles_its_head_is_dropped() {
+    let srv = server();
+    let addr = srv.local_addr();
+    let mut s = connect(addr);
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let started = Instant::now();
+    // One byte every 300 ms (a slowloris): the head is never whole within HEAD_TIMEOUT.
+    let head = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut answer = Vec::new();
+    let closed = head.iter().any(|b| {
+        if s.write_all(&[*b]).is_err() {
+            return true;
+        }
+        let mut buf = [0u8; 1024];
+        match s.read(&mut buf) {
+            Ok(0) => true,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                false
+            }
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    });
+    assert!(closed, "the slow client was never dropped");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(!text.contains(" 200 "), "{text}");
+    assert!(
+        started.elapsed() < HEAD_TIMEOUT + Duration::from_secs(3),
+        "held for {:?}",
+        started.elapsed()
+    );
     srv.shutdown();
 }
 

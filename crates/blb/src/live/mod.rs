@@ -17,6 +17,7 @@ pub mod health;
 mod hold;
 pub mod loss_settings;
 pub mod metrics;
+mod metrics_text;
 pub mod ratelimit;
 pub mod settings;
 pub mod summary;

@@ -19,5 +19,6 @@ mod malformed;
 mod sensor_loss;
 mod shared_pcaps;
 mod skip;
+mod slow_clients;
 mod soak;
 mod util;

@@ -444,7 +444,7 @@ fn a_garbled_then_silent_feed_falls_back_to_the_estimate() {
         }],
         ..Default::default()
     };
-    let text = metrics.render(&snap);
+    let text = metrics.render(&snap).expect("encodes");
     for line in [
         "blb_sensor_loss_garbled_total{sensor=\"suricata-1\"} 11",
         "blb_sensor_loss_stale_total{sensor=\"suricata-1\"} 1",

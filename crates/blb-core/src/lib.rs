@@ -16,7 +16,8 @@
 //! * [`feedback`]: loads reported by the sensors, combined with the estimate;
 //! * [`engine`]: the state machine that ties them together;
 //! * [`memory`]: the heap each bounded structure holds;
-//! * [`failover`]: sensors leaving and returning to service, and the flows that move.
+//! * [`failover`]: sensors leaving and returning to service, and the flows that move;
+//! * [`tunnel`]: the record of the tunnels a packet's flow was found in, and their counters.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod memory;
 pub mod packet;
 pub mod sensor;
 pub mod stats;
+pub mod tunnel;
 
 pub use engine::{Engine, EngineConfig};
 

@@ -142,7 +142,7 @@ fn blb_variant_and_robust_settings() {
     a.variant.blb_variant = None;
     a.variant.join_distance = Some(0.0);
     let e = merge(&a, "").unwrap_err().to_string();
-    assert!(e.contains("join_distance"), "{e}");
+    assert!(e.contains("--join-distance"), "{e}");
     a.variant.join_distance = None;
     let e = merge(&a, "[blb]\ntrain_flows = 5000\n")
         .unwrap_err()

@@ -8,6 +8,7 @@ use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, 
 use blb_core::blb::{BlbConfig, Constraint, DistanceConfig, FlowLoad, SearchMode, Start, Variant};
 use blb_core::packet::NANOS_PER_SEC;
 use blb_core::sensor::MAX_SENSORS;
+use blb_wire::Tunnels;
 
 use crate::cli::{BalanceArgs, VariantArgs};
 use crate::config::{BlbSection, ConfigFile};
@@ -83,6 +84,8 @@ pub struct BalanceSettings {
     pub key_source: KeySource,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// Which headers decide a tunnelled packet's flow (`--tunnels`, `[flow] tunnels`).
+    pub tunnels: Tunnels,
     /// Where the JSON summary goes, if anywhere.
     pub summary: Option<PathBuf>,
     /// Show a progress bar (when stderr is a terminal).
@@ -254,6 +257,13 @@ impl BalanceSettings {
             return Err(usage(format!("{} must be at least 1", name("flow_cap"))));
         }
         engine.key.vlan_in_key = args.vlan_in_key || f.vlan_in_key.unwrap_or(false);
+        let tunnels = match args.tunnels.as_deref().or(f.tunnels.as_deref()) {
+            None => Tunnels::default(),
+            Some(t) => t.parse::<Tunnels>().map_err(|e| {
+                let n = names::given(args.tunnels.is_some(), "--tunnels", "[flow] tunnels");
+                usage(format!("{n} {e}"))
+            })?,
+        };
         if let Some(t) = f.fragment_timeout {
             engine.fragment_timeout = secs_to_nanos("[flow] fragment_timeout", t)?;
         }
@@ -287,6 +297,7 @@ impl BalanceSettings {
             hash_key,
             key_source,
             engine,
+            tunnels,
             summary: args.summary.clone().or_else(|| b.summary.clone()),
             progress: !args.no_progress,
         })

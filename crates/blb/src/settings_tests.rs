@@ -158,3 +158,32 @@ fn configured_key_is_used() {
     assert_eq!(s.key_source, KeySource::Configured);
     assert_eq!(s.hash_key.0[15], 15);
 }
+
+#[test]
+fn tunnels_inner_by_default_flag_over_file() {
+    let merge = |a: &BalanceArgs, text: &str| {
+        BalanceSettings::merge(a, &ConfigFile::parse(text).unwrap()).map(|s| s.tunnels)
+    };
+    let mut a = args();
+    assert_eq!(merge(&a, "").unwrap(), Tunnels::Inner);
+    assert_eq!(
+        merge(&a, "[flow]\ntunnels = \"outer\"\n").unwrap(),
+        Tunnels::Outer
+    );
+    a.tunnels = Some("inner".into());
+    assert_eq!(
+        merge(&a, "[flow]\ntunnels = \"outer\"\n").unwrap(),
+        Tunnels::Inner
+    );
+    a.tunnels = Some("both".into());
+    let e = merge(&a, "").unwrap_err().to_string();
+    assert!(e.contains("--tunnels") && e.contains("'both'"), "{e}");
+    a.tunnels = None;
+    let e = merge(&a, "[flow]\ntunnels = \"deep\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[flow] tunnels") && e.contains("inner or outer"),
+        "{e}"
+    );
+}

@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub load_variance: f64,
     /// Failover counters.
     pub failover: blb_core::failover::FailoverStats,
+    /// Tunnel counters.
+    pub tunnels: blb_core::tunnel::TunnelStats,
 }
 
 /// Renders metrics on request.
@@ -313,6 +315,44 @@ impl Metrics {
             "Flows evicted because the flow table was full.",
             snap.flows_evicted as f64,
         );
+        let t = snap.tunnels;
+        scalar(
+            &mut o,
+            "blb_tunnelled_packets_total",
+            "counter",
+            "Packets balanced on headers inside at least one tunnel.",
+            t.packets as f64,
+        );
+        header(
+            &mut o,
+            "blb_tunnel_packets_total",
+            "counter",
+            "Packets balanced on headers inside a tunnel, by kind (a packet in two kinds of tunnel counts under both).",
+        );
+        for (kind, v) in t.by_name() {
+            let _ = writeln!(o, "blb_tunnel_packets_total{{kind=\"{kind}\"}} {v}");
+        }
+        scalar(
+            &mut o,
+            "blb_tunnel_depth_limited_total",
+            "counter",
+            "Packets with tunnels nested past the depth limit, balanced on the last headers read.",
+            t.depth_limited as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_tunnel_malformed_total",
+            "counter",
+            "Packets with a truncated or invalid tunnel, balanced on the headers around it.",
+            t.malformed as f64,
+        );
+        scalar(
+            &mut o,
+            "blb_tunnel_fragmented_outer_total",
+            "counter",
+            "First fragments of fragmented outer datagrams balanced on their inner headers.",
+            t.fragmented_outer as f64,
+        );
         scalar(
             &mut o,
             "blb_decisions_per_second",
@@ -425,5 +465,50 @@ fn num(x: f64) -> String {
         "+Inf".into()
     } else {
         "-Inf".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blb_core::tunnel::{TunnelKind, TunnelStats};
+
+    #[test]
+    fn tunnel_counters_are_exposed_per_kind() {
+        let m = Metrics {
+            names: vec!["s0".into()],
+            counters: vec![Arc::new(SensorCounters::default())],
+            snapshot: Arc::default(),
+            algorithm: "hash",
+        };
+        let mut tunnels = TunnelStats {
+            packets: 12,
+            depth_limited: 1,
+            malformed: 2,
+            fragmented_outer: 3,
+            ..TunnelStats::default()
+        };
+        tunnels.by_kind[TunnelKind::Vxlan.index()] = 9;
+        let text = m.render(&Snapshot {
+            tunnels,
+            ..Snapshot::default()
+        });
+        for line in [
+            "blb_tunnelled_packets_total 12",
+            "blb_tunnel_packets_total{kind=\"vxlan\"} 9",
+            "blb_tunnel_packets_total{kind=\"gtp_u\"} 0",
+            "blb_tunnel_depth_limited_total 1",
+            "blb_tunnel_malformed_total 2",
+            "blb_tunnel_fragmented_outer_total 3",
+            "# TYPE blb_tunnel_packets_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("blb_tunnel_packets_total{"))
+                .count(),
+            TunnelKind::COUNT
+        );
     }
 }

@@ -126,6 +126,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         capture_errors: vec![None; sources.len()],
         held: HeldFrames::new(settings.engine.fragment_hold_bytes),
         released: Vec::new(),
+        tunnels: settings.tunnels,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -216,7 +217,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     }
 
     let input = format!("live: {}", live.interfaces.join(", "));
-    let mut summary = Summary::from_engine(&engine, input, &descriptions);
+    let mut summary = Summary::from_engine(&engine, settings.tunnels, input, &descriptions);
     summary.add_live(summary::LiveSummary {
         capture: last
             .capture
@@ -280,6 +281,8 @@ struct Loop<'a> {
     /// Frames the engine holds (fragments waiting for their first fragment).
     held: HeldFrames,
     released: Vec<(HoldHandle, SensorSet)>,
+    /// Which headers decide a tunnelled packet's flow.
+    tunnels: blb_wire::Tunnels,
 }
 
 impl Loop<'_> {
@@ -312,11 +315,12 @@ impl Loop<'_> {
     /// Drain one source: decide and queue every frame it has ready (a held frame is copied
     /// and queued when the engine releases it, before the frame that released it).
     fn drain(&mut self, src: &mut dyn PacketSource) -> anyhow::Result<usize> {
-        let link_type = src.link_type();
+        let (link_type, tunnels) = (src.link_type(), self.tunnels);
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
         let (routed, held, released) = (&mut self.routed, &mut self.held, &mut self.released);
         let n = src.drain(BURST, &mut |frame| {
-            let meta = blb_wire::parse(link_type, frame.ts, frame.wire_len, frame.data);
+            let meta =
+                blb_wire::parse_with(tunnels, link_type, frame.ts, frame.wire_len, frame.data);
             let decision = engine.handle_or_hold(&meta, held.next_handle());
             if decision == Decision::Held {
                 held.hold(link_type, frame.ts, frame.wire_len, frame.data);
@@ -539,6 +543,7 @@ impl Loop<'_> {
             decisions_per_second,
             load_variance,
             failover: self.engine.failover_stats(),
+            tunnels: st.tunnels,
         }
     }
 }

@@ -16,4 +16,6 @@ mod malformed;
 mod shared_pcaps;
 mod skip;
 mod soak;
+mod tshark_layers;
+mod tunnels;
 mod util;

@@ -19,6 +19,13 @@
 //!   another sensor, the first fragment is copied to both (its flow and its datagram each
 //!   stay whole), counted in `fragments.flow_conflicts`.
 //!
+//! A tunnelled packet whose outer datagram is fragmented follows the same rules, with the
+//! datagram identified by its outer header ([`crate::tunnel::Tunnel::datagram`]): its first
+//! fragment holds the tunnel and the inner headers and goes where the *inner* flow goes (counted
+//! in `tunnels.fragmented_outer`); its later fragments, which carry only the outer header,
+//! follow it (or, arriving first, are held for it, or fall back to the outer 3-tuple as above).
+//! So every fragment of the datagram reaches one sensor, and the inner flow stays whole.
+//!
 //! Memory is bounded by the settings' caps, whatever the rate of new flows or the capture's
 //! length: the flow table (`flow_cap`), the fragment table (`fragment_cap`), the hold
 //! (`fragment_hold_bytes`, `fragment_hold_datagrams`), the destination spread
@@ -291,6 +298,7 @@ impl Engine {
         self.stats.packets_in += 1;
         self.stats.bytes_in += u64::from(p.cap_len);
         self.stats.count_class(p.class);
+        self.stats.tunnels.count(&p.tunnel);
 
         let sensors = match p.fragment {
             Some(frag) => {

@@ -346,3 +346,55 @@ fn destination_spread_counts_sensors_per_destination() {
     assert_eq!((spread[1].flows, spread[1].sensors), (100, 4));
     assert!(e.stats().destinations.at_least(201).is_empty());
 }
+
+/// `inner` as a parser balancing on inner headers gives it from the first fragment of a
+/// fragmented outer UDP datagram `outer_src → outer_dst` (id `id`), and that datagram's later
+/// fragment, which carries only the outer header.
+fn tunnelled_fragments(
+    inner: PacketMeta,
+    outer_src: [u8; 4],
+    outer_dst: [u8; 4],
+    id: u32,
+) -> (PacketMeta, PacketMeta) {
+    use crate::tunnel::{DatagramHeader, TunnelKind};
+    let mut first = frag(inner, id, 0, true);
+    first.tunnel.push(TunnelKind::Vxlan);
+    first.tunnel.datagram = Some(DatagramHeader {
+        src: Addr::v4(outer_src),
+        dst: Addr::v4(outer_dst),
+        protocol: proto::UDP,
+    });
+    let later = frag(udp(outer_src, 0, outer_dst, 0, inner.ts), id, 1480, false);
+    (first, later)
+}
+
+#[test]
+fn fragmented_outer_datagram_follows_the_inner_flow() {
+    let mut e = engine(4, Box::new(RoundRobin::new(4)));
+    let fwd = udp([192, 168, 0, 1], 4000, [192, 168, 0, 2], 53, S);
+    let rev = udp([192, 168, 0, 2], 53, [192, 168, 0, 1], 4000, S);
+    let flow = e.handle(&fwd);
+    // Move the round-robin cursor on, so that the outer pseudo-flow would land elsewhere.
+    e.handle(&udp([9, 9, 9, 9], 1, [8, 8, 8, 8], 1, S));
+    // The reply comes in another tunnel, its outer datagram fragmented: first fragment first.
+    let (first, later) = tunnelled_fragments(rev, [172, 16, 0, 2], [172, 16, 0, 1], 7);
+    assert_eq!(e.handle(&first), flow);
+    assert_eq!(e.handle(&later), flow);
+    // Later fragment first: held until the first fragment, then both go with the flow.
+    let (first, later) = tunnelled_fragments(rev, [172, 16, 0, 2], [172, 16, 0, 1], 8);
+    assert_eq!(e.handle_or_hold(&later, 1), Decision::Held);
+    assert_eq!(e.handle_or_hold(&first, 2), Decision::Send(flow));
+    let mut out = Vec::new();
+    e.released(&mut out);
+    assert_eq!(out, vec![(1, flow)]);
+    let st = e.stats();
+    assert_eq!(
+        (st.tunnels.packets, st.tunnels.fragmented_outer, st.copies),
+        (2, 2, 0)
+    );
+    assert_eq!(
+        st.tunnels.by_kind[crate::tunnel::TunnelKind::Vxlan.index()],
+        2
+    );
+    assert_eq!(e.fragment_stats().flow_conflicts, 0);
+}

@@ -24,13 +24,24 @@ pub struct DatagramKey {
 }
 
 impl DatagramKey {
-    /// The datagram a fragment belongs to.
+    /// The datagram a fragment belongs to: by the fragmented header's addresses and protocol,
+    /// which are the packet's own unless the flow was read inside a fragmented outer datagram
+    /// (then [`crate::tunnel::Tunnel::datagram`] names the outer header, which the datagram's
+    /// later fragments carry).
     pub fn of(p: &PacketMeta, id: u32) -> Self {
-        DatagramKey {
-            src: p.src,
-            dst: p.dst,
-            protocol: p.protocol,
-            id,
+        match p.tunnel.datagram {
+            Some(h) => DatagramKey {
+                src: h.src,
+                dst: h.dst,
+                protocol: h.protocol,
+                id,
+            },
+            None => DatagramKey {
+                src: p.src,
+                dst: p.dst,
+                protocol: p.protocol,
+                id,
+            },
         }
     }
 }

@@ -19,7 +19,8 @@
 //!   overload state with hysteresis, reported as a floor of its load;
 //! * [`engine`]: the state machine that ties them together;
 //! * [`memory`]: the heap each bounded structure holds;
-//! * [`failover`]: sensors leaving and returning to service, and the flows that move.
+//! * [`failover`]: sensors leaving and returning to service, and the flows that move;
+//! * [`tunnel`]: the record of the tunnels a packet's flow was found in, and their counters.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -39,6 +40,7 @@ pub mod overload;
 pub mod packet;
 pub mod sensor;
 pub mod stats;
+pub mod tunnel;
 
 pub use engine::{Engine, EngineConfig};
 

@@ -199,6 +199,10 @@ impl FragmentInfo {
 pub const MAX_VLANS: usize = 3;
 
 /// The parsed metadata of one captured frame: all the engine needs, nothing it does not.
+///
+/// For a packet the parser found in a tunnel, the flow's fields (class, addresses, ports,
+/// protocol, ethertype, TCP flags, VLANs) are those of the innermost headers it reached, and
+/// `tunnel` records the tunnels around them ([`crate::tunnel`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PacketMeta {
     /// Capture timestamp.
@@ -226,12 +230,16 @@ pub struct PacketMeta {
     pub ethertype: u16,
     /// TCP flags byte (0 for other protocols).
     pub tcp_flags: u8,
-    /// Fragment information when the packet is an IP fragment.
+    /// Fragment information when the packet is an IP fragment. When a fragmented outer
+    /// datagram was parsed inside, this is the outer header's, and `tunnel.datagram` names
+    /// that header.
     pub fragment: Option<FragmentInfo>,
     /// VLAN ids, outermost first; `vlan_count` of them are meaningful.
     pub vlans: [u16; MAX_VLANS],
     /// Number of VLAN tags found (capped at [`MAX_VLANS`]).
     pub vlan_count: u8,
+    /// The tunnels the parser entered to reach the flow's headers (none by default).
+    pub tunnel: crate::tunnel::Tunnel,
 }
 
 impl PacketMeta {

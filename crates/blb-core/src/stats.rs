@@ -220,6 +220,8 @@ pub struct EngineStats {
     pub unparsable: u64,
     /// IP fragments.
     pub fragments: u64,
+    /// Tunnelled packets by kind, and tunnels nested too deep or malformed.
+    pub tunnels: crate::tunnel::TunnelStats,
     /// Extra copies delivered beyond the first sensor of each packet (duplication).
     pub copies: u64,
     /// Packets not delivered, by reason.

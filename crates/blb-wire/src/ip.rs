@@ -4,12 +4,16 @@
 //! The addresses matter most: as soon as a header is present up to its addresses the record
 //! becomes [`PacketClass::Ip`], whatever its length fields say, and the transport ports are
 //! read from whatever was captured.
+//!
+//! With `INNER` (balancing on inner headers), what follows the last header read is handed to
+//! [`crate::tunnel`] when it may be a tunnel: the parse then goes on inside. Without it, the
+//! tunnel check is compiled out.
 
 use blb_core::packet::{Addr, FragmentInfo, PacketClass, PacketMeta};
 
 use crate::bytes::be32;
 use crate::link::{ET_IPV4, ET_IPV6};
-use crate::transport;
+use crate::{transport, tunnel};
 
 /// IPv6 Hop-by-Hop Options header.
 const HOPOPT: u8 = 0;
@@ -29,16 +33,16 @@ const DSTOPTS: u8 = 60;
 const MAX_EXT_HEADERS: usize = 16;
 
 /// Raw IP: the version nibble says which.
-pub(crate) fn by_version(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn by_version<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     match d.first().map(|b| b >> 4) {
-        Some(4) => ipv4(m, d),
-        Some(6) => ipv6(m, d),
+        Some(4) => ipv4::<INNER>(m, d),
+        Some(6) => ipv6::<INNER>(m, d),
         _ => {}
     }
 }
 
 /// An IPv4 header and what follows.
-pub(crate) fn ipv4(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn ipv4<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     m.ethertype = ET_IPV4;
     let Some(h) = d.first_chunk::<20>() else {
         return;
@@ -74,11 +78,14 @@ pub(crate) fn ipv4(m: &mut PacketMeta, d: &[u8]) {
     };
     if let Some(payload) = d.get(ihl..end) {
         transport::ports(m, h[9], payload);
+        if INNER && tunnel::may_be_tunnel(m, h[9], payload) {
+            tunnel::descend(m, h[9], payload);
+        }
     }
 }
 
 /// An IPv6 header, its extension headers and what follows.
-pub(crate) fn ipv6(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn ipv6<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     m.ethertype = ET_IPV6;
     let Some((h, rest)) = d.split_first_chunk::<40>() else {
         return;
@@ -127,6 +134,9 @@ pub(crate) fn ipv6(m: &mut PacketMeta, d: &[u8]) {
             ESP | NO_NEXT => return,
             _ => {
                 transport::ports(m, next, p);
+                if INNER && tunnel::may_be_tunnel(m, next, p) {
+                    tunnel::descend(m, next, p);
+                }
                 return;
             }
         };
@@ -168,7 +178,7 @@ mod tests {
         let mut h = v4_header(40, proto::TCP, 0);
         h[0] = 0x44;
         let mut m = blank();
-        ipv4(&mut m, &h);
+        ipv4::<false>(&mut m, &h);
         assert_eq!(m.class, PacketClass::Unparsable);
         assert_eq!(m.ethertype, ET_IPV4);
     }
@@ -178,10 +188,10 @@ mod tests {
         let mut h = v4_header(40, proto::TCP, 0);
         h[0] = 0x65;
         let mut m = blank();
-        ipv4(&mut m, &h);
+        ipv4::<false>(&mut m, &h);
         assert_eq!(m.class, PacketClass::Unparsable);
         let mut m = blank();
-        ipv6(&mut m, &[0x45; 40]);
+        ipv6::<false>(&mut m, &[0x45; 40]);
         assert_eq!(m.class, PacketClass::Unparsable);
     }
 
@@ -191,7 +201,7 @@ mod tests {
         let mut h = v4_header(20, proto::UDP, 0);
         h.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
         let mut m = blank();
-        ipv4(&mut m, &h);
+        ipv4::<false>(&mut m, &h);
         assert_eq!(m.class, PacketClass::Ip);
         assert!(!m.has_ports);
     }
@@ -202,7 +212,7 @@ mod tests {
             let mut h = v4_header(total, proto::UDP, 0);
             h.extend_from_slice(&[0, 53, 0x30, 0x39]);
             let mut m = blank();
-            ipv4(&mut m, &h);
+            ipv4::<false>(&mut m, &h);
             assert_eq!(m.class, PacketClass::Ip, "total {total}");
             assert!(m.has_ports);
             assert_eq!((m.src_port, m.dst_port), (53, 12345));
@@ -214,7 +224,7 @@ mod tests {
         let mut h = v4_header(60, proto::TCP, 0);
         h[0] = 0x4f; // 60-byte header, only 20 captured
         let mut m = blank();
-        ipv4(&mut m, &h);
+        ipv4::<false>(&mut m, &h);
         assert_eq!(m.class, PacketClass::Ip);
         assert_eq!(m.protocol, proto::TCP);
         assert!(!m.has_ports);
@@ -226,7 +236,7 @@ mod tests {
         h.extend_from_slice(&[0xfe; 32]);
         h.extend_from_slice(&[proto::UDP, 1]); // says 16 bytes long, only 2 present
         let mut m = blank();
-        ipv6(&mut m, &h);
+        ipv6::<false>(&mut m, &h);
         assert_eq!(m.class, PacketClass::Ip);
         assert_eq!(m.protocol, proto::UDP);
         assert!(!m.has_ports);
@@ -239,7 +249,7 @@ mod tests {
             h.extend_from_slice(&[0xfe; 32]);
             h.extend_from_slice(&[0, 1, 0, 2, 0, 0, 0, 0]);
             let mut m = blank();
-            ipv6(&mut m, &h);
+            ipv6::<false>(&mut m, &h);
             assert_eq!(m.class, PacketClass::Ip);
             assert_eq!(m.protocol, nh);
             assert!(!m.has_ports);

@@ -1,4 +1,5 @@
-//! blb-wire: turns captured frames into [`PacketMeta`] records (link layer, VLAN, MPLS, IP, ports).
+//! blb-wire: turns captured frames into [`PacketMeta`] records (link layer, VLAN, MPLS,
+//! tunnels, IP, ports).
 //!
 //! [`parse`] never fails and never panics: whatever it finds in a frame, it returns a record
 //! whose [`PacketClass`] says how far it got. It allocates nothing and walks the headers itself
@@ -9,15 +10,29 @@
 //! Linux cooked captures (SLL, SLL2), raw IP, BSD loopback (NULL, LOOP), IPv4 with options
 //! and fragments, IPv6 with extension headers and fragments, and TCP/UDP/SCTP/DCCP/UDP-Lite
 //! ports.
+//!
+//! Tunnels ([`Tunnels::Inner`], the default): GRE (with checksum, key, sequence number;
+//! carrying IPv4, IPv6, MPLS or Ethernet), ERSPAN types I to III, VXLAN, Geneve, GTP-U, IPv4
+//! and IPv6 in IPv4 or IPv6, Teredo and L2TPv2 are looked into, up to
+//! [`blb_core::tunnel::MAX_TUNNEL_DEPTH`] levels, and the record's flow is the innermost
+//! headers' (the modules `encap` and `tunnel` say what is read and how). With
+//! [`Tunnels::Outer`] the outermost headers decide, as before tunnels were known. The parser
+//! is generic over the choice, so the outer path carries no tunnel check at all.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod encap;
 mod ip;
 mod link;
 mod transport;
+mod tunnel;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tunnel_fault_tests;
+#[cfg(test)]
+mod tunnel_tests;
 
 use blb_core::packet::{Addr, Nanos, PacketClass, PacketMeta};
 
@@ -62,12 +77,56 @@ pub fn is_supported(link_type: u32) -> bool {
     )
 }
 
+/// Which headers decide a tunnelled packet's flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Tunnels {
+    /// The innermost headers: tunnels are looked into (the default).
+    #[default]
+    Inner,
+    /// The outermost headers: tunnels are not looked into.
+    Outer,
+}
+
+impl Tunnels {
+    /// The name as the command line and the configuration spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnels::Inner => "inner",
+            Tunnels::Outer => "outer",
+        }
+    }
+}
+
+impl std::str::FromStr for Tunnels {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "inner" => Ok(Tunnels::Inner),
+            "outer" => Ok(Tunnels::Outer),
+            other => Err(format!("must be inner or outer, not '{other}'")),
+        }
+    }
+}
+
+/// Parse one frame, balancing tunnelled packets on their inner headers
+/// ([`parse_with`] with [`Tunnels::Inner`]).
+#[inline]
+pub fn parse(link_type: u32, ts: Nanos, wire_len: u32, data: &[u8]) -> PacketMeta {
+    parse_with(Tunnels::Inner, link_type, ts, wire_len, data)
+}
+
 /// Parse one frame. Never fails: the result's `class` says what could be made of it.
 ///
 /// `ts` and `wire_len` are copied into the record; `cap_len` is `data.len()` (saturated at
 /// `u32::MAX`). Frames of an unsupported link type come back as [`PacketClass::Unparsable`]
-/// with no addresses.
-pub fn parse(link_type: u32, ts: Nanos, wire_len: u32, data: &[u8]) -> PacketMeta {
+/// with no addresses. `tunnels` says whether tunnels are looked into.
+pub fn parse_with(
+    tunnels: Tunnels,
+    link_type: u32,
+    ts: Nanos,
+    wire_len: u32,
+    data: &[u8],
+) -> PacketMeta {
     let mut m = PacketMeta {
         ts,
         wire_len,
@@ -77,16 +136,25 @@ pub fn parse(link_type: u32, ts: Nanos, wire_len: u32, data: &[u8]) -> PacketMet
         dst: Addr::NONE,
         ..PacketMeta::default()
     };
-    use linktype::*;
-    match link_type {
-        ETHERNET => link::ethernet(&mut m, data, 0),
-        RAW | IPV4 | IPV6 | DLT_RAW_12 | DLT_RAW_14 => ip::by_version(&mut m, data),
-        NULL | LOOP => link::loopback(&mut m, data),
-        LINUX_SLL => link::sll(&mut m, data),
-        LINUX_SLL2 => link::sll2(&mut m, data),
-        _ => {}
+    match tunnels {
+        Tunnels::Inner => link_layer::<true>(&mut m, link_type, data),
+        Tunnels::Outer => link_layer::<false>(&mut m, link_type, data),
     }
     m
+}
+
+/// Dispatch on the link type; `INNER` looks into tunnels.
+#[inline(always)]
+fn link_layer<const INNER: bool>(m: &mut PacketMeta, link_type: u32, data: &[u8]) {
+    use linktype::*;
+    match link_type {
+        ETHERNET => link::ethernet::<INNER>(m, data, 0),
+        RAW | IPV4 | IPV6 | DLT_RAW_12 | DLT_RAW_14 => ip::by_version::<INNER>(m, data),
+        NULL | LOOP => link::loopback::<INNER>(m, data),
+        LINUX_SLL => link::sll::<INNER>(m, data),
+        LINUX_SLL2 => link::sll2::<INNER>(m, data),
+        _ => {}
+    }
 }
 
 /// Bounds-checked big-endian reads shared by the layer parsers.
@@ -95,6 +163,12 @@ pub(crate) mod bytes {
     #[inline(always)]
     pub fn arr<const N: usize>(d: &[u8], off: usize) -> Option<[u8; N]> {
         d.get(off..)?.first_chunk::<N>().copied()
+    }
+
+    /// A big-endian `u16` at `off`, if present.
+    #[inline(always)]
+    pub fn be16(d: &[u8], off: usize) -> Option<u16> {
+        arr::<2>(d, off).map(u16::from_be_bytes)
     }
 
     /// A big-endian `u32` at `off`, if present.

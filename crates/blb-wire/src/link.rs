@@ -3,7 +3,7 @@
 //!
 //! Every function here fills what it can into the record and hands the payload on; a
 //! truncated header leaves the record [`PacketClass::Unparsable`] with whatever addresses were
-//! already read (the MACs, usually).
+//! already read (the MACs, usually). `INNER` goes on to the IP layer (see [`crate::ip`]).
 
 use blb_core::packet::{Addr, PacketClass, PacketMeta};
 use etherparse::EtherType;
@@ -63,7 +63,7 @@ fn push_vlan(m: &mut PacketMeta, vid: u16) {
 }
 
 /// An Ethernet II or 802.3 frame. `depth` counts the pseudowires already entered.
-pub(crate) fn ethernet(m: &mut PacketMeta, d: &[u8], depth: u8) {
+pub(crate) fn ethernet<const INNER: bool>(m: &mut PacketMeta, d: &[u8], depth: u8) {
     let Some((h, rest)) = d.split_first_chunk::<14>() else {
         if let (Some(dst), Some(src)) = (
             d.first_chunk::<6>(),
@@ -83,12 +83,17 @@ pub(crate) fn ethernet(m: &mut PacketMeta, d: &[u8], depth: u8) {
         non_ip(m, 0);
         return;
     }
-    ethertype(m, et, rest, depth);
+    ethertype::<INNER>(m, et, rest, depth);
 }
 
 /// The payload of a link layer that says what it carries with an EtherType: skips VLAN tags,
 /// then dispatches on the type.
-pub(crate) fn ethertype(m: &mut PacketMeta, mut et: u16, mut d: &[u8], depth: u8) {
+pub(crate) fn ethertype<const INNER: bool>(
+    m: &mut PacketMeta,
+    mut et: u16,
+    mut d: &[u8],
+    depth: u8,
+) {
     while matches!(et, ET_VLAN | ET_QINQ | ET_VLAN_9100) {
         let Some((tag, rest)) = d.split_first_chunk::<4>() else {
             m.ethertype = et;
@@ -99,17 +104,17 @@ pub(crate) fn ethertype(m: &mut PacketMeta, mut et: u16, mut d: &[u8], depth: u8
         d = rest;
     }
     match et {
-        ET_IPV4 => ip::ipv4(m, d),
-        ET_IPV6 => ip::ipv6(m, d),
-        ET_MPLS_UC | ET_MPLS_MC => mpls(m, et, d, depth),
-        ET_PPPOE_SESSION => pppoe(m, d),
+        ET_IPV4 => ip::ipv4::<INNER>(m, d),
+        ET_IPV6 => ip::ipv6::<INNER>(m, d),
+        ET_MPLS_UC | ET_MPLS_MC => mpls::<INNER>(m, et, d, depth),
+        ET_PPPOE_SESSION => pppoe::<INNER>(m, d),
         _ => non_ip(m, et),
     }
 }
 
 /// An MPLS label stack: pop labels to the bottom of the stack, then guess the payload from its
 /// first nibble as Wireshark does (4: IPv4, 6: IPv6, 0: control word + Ethernet pseudowire).
-fn mpls(m: &mut PacketMeta, et: u16, mut d: &[u8], depth: u8) {
+fn mpls<const INNER: bool>(m: &mut PacketMeta, et: u16, mut d: &[u8], depth: u8) {
     m.ethertype = et;
     loop {
         let Some((label, rest)) = d.split_first_chunk::<4>() else {
@@ -122,11 +127,11 @@ fn mpls(m: &mut PacketMeta, et: u16, mut d: &[u8], depth: u8) {
     }
     match d.first().map(|b| b >> 4) {
         None => {}
-        Some(4) => ip::ipv4(m, d),
-        Some(6) => ip::ipv6(m, d),
+        Some(4) => ip::ipv4::<INNER>(m, d),
+        Some(6) => ip::ipv6::<INNER>(m, d),
         Some(0) if depth < MAX_PW_DEPTH => {
             if let Some(inner) = d.get(4..) {
-                ethernet(m, inner, depth + 1);
+                ethernet::<INNER>(m, inner, depth + 1);
             }
         }
         Some(_) => non_ip(m, et),
@@ -134,21 +139,41 @@ fn mpls(m: &mut PacketMeta, et: u16, mut d: &[u8], depth: u8) {
 }
 
 /// A PPPoE session frame: 6-byte PPPoE header, then the 2-byte PPP protocol.
-fn pppoe(m: &mut PacketMeta, d: &[u8]) {
+fn pppoe<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     m.ethertype = ET_PPPOE_SESSION;
     let Some((h, rest)) = d.split_first_chunk::<8>() else {
         return;
     };
     match u16::from_be_bytes([h[6], h[7]]) {
-        PPP_IPV4 => ip::ipv4(m, rest),
-        PPP_IPV6 => ip::ipv6(m, rest),
+        PPP_IPV4 => ip::ipv4::<INNER>(m, rest),
+        PPP_IPV6 => ip::ipv6::<INNER>(m, rest),
         _ => non_ip(m, ET_PPPOE_SESSION),
+    }
+}
+
+/// A PPP frame as tunnels carry it (L2TP, PPTP's GRE): an optional address and control field
+/// (`ff 03`), then the protocol, one byte when compressed (odd first byte), else two. Only
+/// inside tunnels, so only with inner parsing.
+pub(crate) fn ppp(m: &mut PacketMeta, d: &[u8]) {
+    let d = match d {
+        [0xff, 0x03, rest @ ..] => rest,
+        _ => d,
+    };
+    let (protocol, rest) = match d {
+        [p, rest @ ..] if p & 1 == 1 => (u16::from(*p), rest),
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
+        _ => return,
+    };
+    match protocol {
+        PPP_IPV4 => ip::ipv4::<true>(m, rest),
+        PPP_IPV6 => ip::ipv6::<true>(m, rest),
+        _ => non_ip(m, 0),
     }
 }
 
 /// Linux cooked capture v1: packet type, ARPHRD type, address length, 8 address bytes,
 /// protocol (16 bytes). Only the source link-layer address is known.
-pub(crate) fn sll(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn sll<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     let Some((h, rest)) = d.split_first_chunk::<16>() else {
         return;
     };
@@ -156,12 +181,12 @@ pub(crate) fn sll(m: &mut PacketMeta, d: &[u8]) {
     if u16::from_be_bytes([h[4], h[5]]) == 6 {
         m.src = Addr::mac([h[6], h[7], h[8], h[9], h[10], h[11]]);
     }
-    cooked_payload(m, hatype, u16::from_be_bytes([h[14], h[15]]), rest);
+    cooked_payload::<INNER>(m, hatype, u16::from_be_bytes([h[14], h[15]]), rest);
 }
 
 /// Linux cooked capture v2: protocol, reserved, interface index, ARPHRD type, packet type,
 /// address length, 8 address bytes (20 bytes).
-pub(crate) fn sll2(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn sll2<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     let Some((h, rest)) = d.split_first_chunk::<20>() else {
         return;
     };
@@ -169,16 +194,16 @@ pub(crate) fn sll2(m: &mut PacketMeta, d: &[u8]) {
     if h[11] == 6 {
         m.src = Addr::mac([h[12], h[13], h[14], h[15], h[16], h[17]]);
     }
-    cooked_payload(m, hatype, u16::from_be_bytes([h[0], h[1]]), rest);
+    cooked_payload::<INNER>(m, hatype, u16::from_be_bytes([h[0], h[1]]), rest);
 }
 
-fn cooked_payload(m: &mut PacketMeta, hatype: u16, protocol: u16, rest: &[u8]) {
+fn cooked_payload<const INNER: bool>(m: &mut PacketMeta, hatype: u16, protocol: u16, rest: &[u8]) {
     if hatype == ARPHRD_NETLINK {
         non_ip(m, 0);
         return;
     }
     // Values up to 1500 are Linux ETH_P_* pseudo-protocols (802.2 LLC, 802.3, CAN, ...).
-    ethertype(m, protocol, rest, 0);
+    ethertype::<INNER>(m, protocol, rest, 0);
 }
 
 /// The IP version an address family value stands for (BSD loopback header).
@@ -193,7 +218,7 @@ fn af_version(af: u32) -> u8 {
 }
 
 /// BSD loopback (NULL, LOOP): a 4-byte address family in either byte order.
-pub(crate) fn loopback(m: &mut PacketMeta, d: &[u8]) {
+pub(crate) fn loopback<const INNER: bool>(m: &mut PacketMeta, d: &[u8]) {
     let Some((h, rest)) = d.split_first_chunk::<4>() else {
         return;
     };
@@ -202,8 +227,8 @@ pub(crate) fn loopback(m: &mut PacketMeta, d: &[u8]) {
         v => v,
     };
     match v {
-        4 => ip::ipv4(m, rest),
-        6 => ip::ipv6(m, rest),
+        4 => ip::ipv4::<INNER>(m, rest),
+        6 => ip::ipv6::<INNER>(m, rest),
         _ => non_ip(m, 0),
     }
 }
@@ -233,12 +258,12 @@ mod tests {
     #[test]
     fn short_ethernet_keeps_macs_when_readable() {
         let mut m = blank();
-        ethernet(&mut m, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08], 0);
+        ethernet::<false>(&mut m, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08], 0);
         assert_eq!(m.class, PacketClass::Unparsable);
         assert_eq!(m.dst, Addr::mac([1, 2, 3, 4, 5, 6]));
         assert_eq!(m.src, Addr::mac([7, 8, 9, 10, 11, 12]));
         let mut m = blank();
-        ethernet(&mut m, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0);
+        ethernet::<false>(&mut m, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0);
         assert_eq!(m.src.family, AddrFamily::None);
     }
 
@@ -250,24 +275,24 @@ mod tests {
         assert_eq!(af_version(2), 4);
         assert_eq!(af_version(7), 0);
         let mut m = blank();
-        loopback(&mut m, &[0, 0, 0, 7, 0x45]);
+        loopback::<false>(&mut m, &[0, 0, 0, 7, 0x45]);
         assert_eq!(m.class, PacketClass::NonIp);
         let mut m = blank();
-        loopback(&mut m, &[0, 0, 0]);
+        loopback::<false>(&mut m, &[0, 0, 0]);
         assert_eq!(m.class, PacketClass::Unparsable);
     }
 
     #[test]
     fn mpls_without_payload_is_unparsable() {
         let mut m = blank();
-        mpls(&mut m, ET_MPLS_UC, &[0, 0, 0x11, 64], 0);
+        mpls::<false>(&mut m, ET_MPLS_UC, &[0, 0, 0x11, 64], 0);
         assert_eq!(m.class, PacketClass::Unparsable);
         assert_eq!(m.ethertype, ET_MPLS_UC);
         let mut m = blank();
-        mpls(&mut m, ET_MPLS_UC, &[0, 0, 0x10, 64, 0, 0, 0x11], 0);
+        mpls::<false>(&mut m, ET_MPLS_UC, &[0, 0, 0x10, 64, 0, 0, 0x11], 0);
         assert_eq!(m.class, PacketClass::Unparsable);
         let mut m = blank();
-        mpls(&mut m, ET_MPLS_UC, &[0, 0, 0x11, 64, 0x90, 0], 0);
+        mpls::<false>(&mut m, ET_MPLS_UC, &[0, 0, 0x11, 64, 0x90, 0], 0);
         assert_eq!(m.class, PacketClass::NonIp);
         assert_eq!(m.ethertype, ET_MPLS_UC);
     }

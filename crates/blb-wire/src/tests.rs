@@ -6,20 +6,20 @@ use etherparse::PacketBuilder;
 
 use crate::{is_supported, linktype, parse};
 
-const SMAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const DMAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
-const SIP4: [u8; 4] = [192, 168, 1, 10];
-const DIP4: [u8; 4] = [10, 1, 2, 3];
-const SIP6: [u8; 16] = [
+pub(crate) const SMAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub(crate) const DMAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+pub(crate) const SIP4: [u8; 4] = [192, 168, 1, 10];
+pub(crate) const DIP4: [u8; 4] = [10, 1, 2, 3];
+pub(crate) const SIP6: [u8; 16] = [
     0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
 ];
-const DIP6: [u8; 16] = [
+pub(crate) const DIP6: [u8; 16] = [
     0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02,
 ];
-const TS: u64 = 1_700_000_000_123_456_789;
+pub(crate) const TS: u64 = 1_700_000_000_123_456_789;
 
 /// A raw IPv4 TCP SYN 1234 → 80 with `payload`.
-fn ip4_tcp(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ip4_tcp(payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv4(SIP4, DIP4, 64)
         .tcp(1234, 80, 1, 4096)
@@ -30,7 +30,7 @@ fn ip4_tcp(payload: &[u8]) -> Vec<u8> {
 }
 
 /// A raw IPv4 UDP 5353 → 53 with `payload`.
-fn ip4_udp(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ip4_udp(payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv4(SIP4, DIP4, 64)
         .udp(5353, 53)
@@ -40,7 +40,7 @@ fn ip4_udp(payload: &[u8]) -> Vec<u8> {
 }
 
 /// A raw IPv6 UDP 40000 → 443 with `payload`.
-fn ip6_udp(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ip6_udp(payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv6(SIP6, DIP6, 64)
         .udp(40000, 443)
@@ -50,7 +50,7 @@ fn ip6_udp(payload: &[u8]) -> Vec<u8> {
 }
 
 /// An Ethernet header carrying `ethertype`, followed by `payload`.
-fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&DMAC);
     v.extend_from_slice(&SMAC);
@@ -60,7 +60,7 @@ fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Insert VLAN tags (TPID, VLAN id), outermost first, after the MAC addresses of `frame`.
-fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+pub(crate) fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
     let mut v = frame[..12].to_vec();
     for &(tpid, vid) in tags {
         v.extend_from_slice(&tpid.to_be_bytes());
@@ -71,7 +71,7 @@ fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
 }
 
 /// MPLS labels (bottom of stack set on the last one) in front of `payload`.
-fn mpls_labels(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+pub(crate) fn mpls_labels(labels: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     for (i, &l) in labels.iter().enumerate() {
         let bos = u32::from(i + 1 == labels.len());
@@ -98,6 +98,7 @@ fn tcp4_meta(wire_len: usize, cap_len: usize) -> PacketMeta {
         fragment: None,
         vlans: [0; 3],
         vlan_count: 0,
+        tunnel: Default::default(),
     }
 }
 
@@ -118,10 +119,11 @@ fn udp6_meta(len: usize) -> PacketMeta {
         fragment: None,
         vlans: [0; 3],
         vlan_count: 0,
+        tunnel: Default::default(),
     }
 }
 
-fn full(link: u32, f: &[u8]) -> PacketMeta {
+pub(crate) fn full(link: u32, f: &[u8]) -> PacketMeta {
     parse(link, TS, f.len() as u32, f)
 }
 

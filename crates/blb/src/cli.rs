@@ -200,6 +200,11 @@ pub struct BalanceArgs {
     /// Cut each flow after this many packets. Off by default.
     #[arg(long, value_name = "N")]
     pub flow_cutoff_packets: Option<u64>,
+    /// Which headers decide a tunnelled packet's flow: inner (the default: the innermost
+    /// headers, inside GRE, ERSPAN, VXLAN, Geneve, GTP-U, IP in IP, Teredo and L2TPv2) or
+    /// outer (the outermost headers; tunnels are not looked into).
+    #[arg(long, value_name = "inner|outer")]
+    pub tunnels: Option<String>,
     /// Smoothing time constant of the load estimate, in seconds.
     #[arg(long, value_name = "SECS")]
     pub load_time_constant: Option<f64>,

@@ -160,6 +160,8 @@ pub struct FlowSection {
     pub cap: Option<usize>,
     /// Put the outermost VLAN id in the flow key.
     pub vlan_in_key: Option<bool>,
+    /// `inner` (default) or `outer`: which headers decide a tunnelled packet's flow.
+    pub tunnels: Option<String>,
     /// Seconds a fragmented datagram is remembered.
     pub fragment_timeout: Option<f64>,
     /// Most datagrams remembered at once.
@@ -271,6 +273,10 @@ mod tests {
             Some(blb_core::EngineConfig::new(1, 1.0).flow_cap)
         );
         assert_eq!(cfg.generate, Some(blb_gen::GenOptions::default()));
+        assert_eq!(
+            cfg.flow.tunnels.as_deref(),
+            Some(blb_wire::Tunnels::default().name())
+        );
         let blb = crate::settings::blb_config(&crate::cli::BalanceArgs::default(), &cfg.blb)
             .expect("valid [blb]");
         assert_eq!(blb, blb_core::blb::BlbConfig::default());

@@ -61,6 +61,68 @@ pub struct FragmentSummary {
     pub hold_overflowed: u64,
 }
 
+/// Tunnelled packets.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TunnelSummary {
+    /// `inner` (flows by the innermost headers) or `outer` (tunnels not looked into: every
+    /// count below is 0).
+    pub mode: String,
+    /// Packets balanced on headers inside at least one tunnel.
+    pub packets: u64,
+    /// Per kind (every kind listed): packets that went through at least one tunnel of that
+    /// kind.
+    pub by_kind: BTreeMap<String, u64>,
+    /// The most tunnel levels entered.
+    pub max_depth: usize,
+    /// Packets with a tunnel nested deeper than `max_depth`, balanced on the last headers read.
+    pub depth_limited: u64,
+    /// Packets whose tunnel header, or the headers it carried, were truncated or invalid,
+    /// balanced on the headers around it.
+    pub malformed: u64,
+    /// First fragments of fragmented outer datagrams balanced on their inner headers (the
+    /// datagram's later fragments follow them).
+    pub fragmented_outer: u64,
+}
+
+impl TunnelSummary {
+    fn new(mode: blb_wire::Tunnels, t: &blb_core::tunnel::TunnelStats) -> Self {
+        TunnelSummary {
+            mode: mode.name().to_string(),
+            packets: t.packets,
+            by_kind: t.by_name().map(|(k, v)| (k.to_string(), v)).collect(),
+            max_depth: blb_core::tunnel::MAX_TUNNEL_DEPTH,
+            depth_limited: t.depth_limited,
+            malformed: t.malformed,
+            fragmented_outer: t.fragmented_outer,
+        }
+    }
+
+    /// One line for a person, when there is something to say.
+    fn text(&self) -> Option<String> {
+        if self.mode != "inner" {
+            return Some("tunnels: not looked into (outer headers decide)\n".to_string());
+        }
+        if self.packets == 0 && self.depth_limited == 0 && self.malformed == 0 {
+            return None;
+        }
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        Some(format!(
+            "tunnelled {} ({}), balanced on inner headers; fragmented outer datagrams {}, nested past {} levels {}, malformed {}\n",
+            self.packets,
+            kinds.join(", "),
+            self.fragmented_outer,
+            self.max_depth,
+            self.depth_limited,
+            self.malformed
+        ))
+    }
+}
+
 /// Load statistics.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LoadSummary {
@@ -147,6 +209,8 @@ pub struct Summary {
     pub unparsable: u64,
     /// Fragment handling.
     pub fragments: FragmentSummary,
+    /// Tunnelled packets.
+    pub tunnels: TunnelSummary,
     /// Extra copies delivered (duplication).
     pub copies: u64,
     /// Load statistics.
@@ -166,9 +230,15 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Collect the summary from a finished engine. The load figures are the engine's exact
-    /// whole-run aggregates, seconds over V counted against its `variance_bound`.
-    pub fn from_engine(engine: &Engine, input: String, outputs: &[String]) -> Self {
+    /// Collect the summary from a finished engine whose packets were parsed with `tunnels`.
+    /// The load figures are the engine's exact whole-run aggregates, seconds over V counted
+    /// against its `variance_bound`.
+    pub fn from_engine(
+        engine: &Engine,
+        tunnels: blb_wire::Tunnels,
+        input: String,
+        outputs: &[String],
+    ) -> Self {
         let st = engine.stats();
         let fl = engine.flow_stats();
         let fr = engine.fragment_stats();
@@ -237,6 +307,7 @@ impl Summary {
                 hold_expired: fr.hold_expired,
                 hold_overflowed: fr.hold_overflowed,
             },
+            tunnels: TunnelSummary::new(tunnels, &st.tunnels),
             copies: st.copies,
             load: LoadSummary {
                 capacity_bytes_per_sec: engine.config().capacities.clone(),
@@ -340,6 +411,9 @@ impl Summary {
             self.flow_table_evictions
         );
         s += &self.limits_text();
+        if let Some(t) = self.tunnels.text() {
+            s += &t;
+        }
         let f = &self.fragments;
         if f.held > 0 || f.flow_conflicts > 0 {
             s += &format!(

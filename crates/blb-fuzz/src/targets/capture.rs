@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use blb_core::packet::proto;
+use blb_core::packet::{PacketClass, PacketMeta, proto};
+use blb_core::tunnel::{MAX_TUNNEL_DEPTH, Tunnel};
 use blb_pcap::CaptureReader;
-use blb_wire::linktype;
+use blb_wire::{Tunnels, linktype};
 
 use super::capture_files;
 
@@ -38,13 +39,53 @@ const LINKS: [u32; 10] = [
     9999,
 ];
 
-/// Parse one frame: the first byte picks the link type, the rest is the frame.
+/// Parse one frame: the first byte picks the link type, the rest is the frame. Parsed both
+/// ways: with tunnels looked into (the default) and not (`--tunnels outer`).
 pub fn frame(data: &[u8]) {
     let Some((&pick, frame)) = data.split_first() else {
         return;
     };
     let link = LINKS[usize::from(pick) % LINKS.len()];
-    let m = blb_wire::parse(link, 1, frame.len() as u32 + 7, frame);
+    let wire = frame.len() as u32 + 7;
+    let outer = blb_wire::parse_with(Tunnels::Outer, link, 1, wire, frame);
+    record(&outer, frame);
+    assert_eq!(
+        outer.tunnel,
+        Tunnel::default(),
+        "tunnels recorded without looking"
+    );
+    let m = blb_wire::parse(link, 1, wire, frame);
+    record(&m, frame);
+    let t = m.tunnel;
+    assert!(
+        usize::from(t.depth) <= MAX_TUNNEL_DEPTH,
+        "depth {}",
+        t.depth
+    );
+    assert_eq!(t.kinds().count(), usize::from(t.depth), "kinds vs depth");
+    if t.depth == 0 {
+        // Not in a tunnel (or none readable): exactly the outer flow.
+        let mut flow = m;
+        flow.tunnel = Tunnel::default();
+        assert_eq!(flow, outer, "an unentered tunnel changed the flow");
+        assert!(t.datagram.is_none() && !t.depth_limited);
+    } else {
+        assert_ne!(
+            m.class,
+            PacketClass::Unparsable,
+            "a tunnel entered for no flow"
+        );
+    }
+    if t.datagram.is_some() {
+        assert!(
+            m.fragment.is_some_and(|f| f.is_first()),
+            "a datagram header without a first fragment"
+        );
+    }
+}
+
+/// Invariants of any parsed record of `frame`.
+fn record(m: &PacketMeta, frame: &[u8]) {
     assert_eq!(m.cap_len as usize, frame.len());
     assert_eq!(m.wire_len, frame.len() as u32 + 7);
     if m.has_ports {
@@ -53,11 +94,19 @@ pub fn frame(data: &[u8]) {
             "ports on protocol {}",
             m.protocol
         );
+    } else {
+        assert_eq!((m.src_port, m.dst_port), (0, 0), "ports without has_ports");
     }
     if let Some(f) = m.fragment
         && !f.is_first()
     {
         assert!(!m.has_ports, "a later fragment with ports");
+    }
+    if m.class == PacketClass::Ip {
+        assert!(
+            m.src.is_ip() && m.dst.is_ip(),
+            "an IP record without IP addresses"
+        );
     }
     assert!(usize::from(m.vlan_count) <= m.vlans.len());
 }
@@ -127,6 +176,38 @@ pub fn frame_seeds(shared: Option<&Path>) -> Vec<Vec<u8>> {
     udp.extend_from_slice(&[0xff; 12]);
     udp.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 28, 0, 1, 0x20, 0, 64, 17, 0, 0]);
     udp.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 8, 0, 0]);
-    out.push(udp);
+    out.push(udp.clone());
+    // The same frame in tunnels: VXLAN, GRE with a key (bridged), GTP-U, IPv4 in IPv4.
+    let inner = &udp[1..];
+    let ip = &inner[14..];
+    let outer = |protocol: u8, payload: &[u8]| {
+        let mut f = vec![0u8];
+        f.extend_from_slice(&[0xee; 12]);
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 0, 0, 1, 0, 0, 64, protocol, 0, 0]);
+        f.extend_from_slice(&[172, 16, 0, 1, 172, 16, 0, 2]);
+        f.extend_from_slice(payload);
+        f
+    };
+    let in_udp = |port: u16, header: &[u8], payload: &[u8]| {
+        let p = port.to_be_bytes();
+        [&[0xc3, 0x50, p[0], p[1], 0, 0, 0, 0][..], header, payload].concat()
+    };
+    out.push(outer(
+        17,
+        &in_udp(4789, &[0x08, 0, 0, 0, 0, 0, 1, 0], inner),
+    ));
+    out.push(outer(
+        47,
+        &[&[0x20, 0, 0x65, 0x58, 0, 0, 0, 1][..], inner].concat(),
+    ));
+    out.push(outer(
+        17,
+        &in_udp(
+            2152,
+            &[0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0, 0, 0],
+            ip,
+        ),
+    ));
+    out.push(outer(4, ip));
     out
 }

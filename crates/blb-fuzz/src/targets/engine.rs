@@ -1,6 +1,7 @@
 //! The engine target: bytes become a configuration and a stream of packet records (a few
-//! hosts, ports and protocols, so that flows and datagrams repeat; fragments in any order;
-//! time jumps; sensors leaving and returning), run through a whole engine with every
+//! hosts, ports and protocols, so that flows and datagrams repeat; fragments in any order,
+//! some first fragments read inside a tunnel, their datagram named by its outer header; time
+//! jumps; sensors leaving and returning), run through a whole engine with every
 //! algorithm, checking the invariants that hold whatever the traffic.
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use blb_core::flow_key::{FlowKey, KeyOptions};
 use blb_core::hold::Decision;
 use blb_core::packet::{Addr, FragmentInfo, NANOS_PER_SEC, PacketClass, PacketMeta, proto};
 use blb_core::sensor::SensorSet;
+use blb_core::tunnel::{DatagramHeader, Tunnel, TunnelKind};
 use blb_core::{Engine, EngineConfig};
 
 /// Bytes per packet record.
@@ -77,6 +79,16 @@ fn record(r: &[u8], ts: &mut u64) -> (PacketMeta, Option<(u16, bool)>) {
     let has_ports =
         matches!(protocol, proto::TCP | proto::UDP) && fragment.is_none_or(|f| f.is_first());
     let len = 60 + u32::from(r[10]) * 4;
+    // A first fragment of a fragmented outer datagram whose flow was read inside a tunnel:
+    // the flow is the inner hosts', the datagram the outer header's (its later fragments
+    // are records with the outer hosts).
+    let mut tunnel = Tunnel::default();
+    if fragment.is_some_and(|f| f.is_first()) && r[8] & 0x80 != 0 {
+        tunnel.push(TunnelKind::Vxlan);
+        tunnel.datagram = Some(DatagramHeader { src, dst, protocol });
+        let inner = |a: Addr| Addr::v4([192, 168, 0, a.bytes[3]]);
+        (src, dst) = (inner(src), inner(dst));
+    }
     let p = PacketMeta {
         ts: *ts,
         wire_len: len,
@@ -90,6 +102,7 @@ fn record(r: &[u8], ts: &mut u64) -> (PacketMeta, Option<(u16, bool)>) {
         protocol,
         tcp_flags: r[11],
         fragment,
+        tunnel,
         ..PacketMeta::default()
     };
     let service = (r[0] & 0xe0 == 0xe0).then_some((u16::from(r[11] % 8), r[11] & 8 != 0));
@@ -194,10 +207,11 @@ pub fn seeds(_: Option<&Path>) -> Vec<Vec<u8>> {
                 0..=4 => 1 | ((i & 1) << 2), // UDP, either direction
                 5 | 6 => 0,                  // TCP
                 7 => 1 | 8 | 16,             // a later fragment first (more)
-                8 => 1 | 8,                  // ... then the last, or first
+                8 => 1 | 8,                  // ... then the last, or first (tunnelled: i % 2)
                 _ => 0xe0 | 2,               // a service change
             };
-            s.extend_from_slice(&[kind, i % 3, 3, i % 2, 1, 10, 0, 0, i % 2, i % 3, 100, i]);
+            let id = (i % 2) | ((i % 2) << 7);
+            s.extend_from_slice(&[kind, i % 3, 3, i % 2, 1, 10, 0, 0, id, i % 3, 100, i]);
         }
         out.push(s);
     }

@@ -34,7 +34,7 @@ pub fn all() -> Vec<Target> {
         },
         Target {
             name: "frame-parser",
-            about: "the frame parser over every link type: lengths and ports consistent",
+            about: "the frame parser over every link type, tunnels looked into and not: lengths, ports and the tunnel record consistent, an unentered tunnel leaves the outer flow",
             run: capture::frame,
             seeds: capture::frame_seeds,
             max_len: 2048,

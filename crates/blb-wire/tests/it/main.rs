@@ -7,3 +7,5 @@ mod props;
 #[path = "../../../blb/tests/it/skip.rs"]
 mod skip;
 mod tshark;
+#[path = "../../../blb/tests/it/tshark_layers.rs"]
+mod tshark_layers;

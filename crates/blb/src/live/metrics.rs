@@ -80,6 +80,8 @@ pub struct Snapshot {
     pub bypass: blb_core::stats::BypassStats,
     /// The per-flow cutoff.
     pub cutoff: blb_core::stats::CutoffStats,
+    /// Tunnel counters.
+    pub tunnels: blb_core::tunnel::TunnelStats,
 }
 
 /// Renders metrics on request.

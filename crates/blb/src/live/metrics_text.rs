@@ -117,6 +117,7 @@ impl Collector for Scrape {
         self.health(&mut out)?;
         self.engine(&mut out)?;
         self.failover_and_limits(&mut out)?;
+        self.tunnels(&mut out)?;
         out.family(
             "blb_info",
             "The balancing algorithm.",
@@ -470,6 +471,33 @@ impl Scrape {
             c.flows,
         )?;
         out.counter("blb_flow_cutoff_bytes_total", "Captured bytes of the packets cut by the per-flow cutoff (the packets are the drop reason flow_cutoff).", c.bytes)
+    }
+    fn tunnels(&self, out: &mut Out) -> Result<(), Error> {
+        let t = self.snap.tunnels;
+        out.counter(
+            "blb_tunnelled_packets_total",
+            "Packets balanced on headers inside at least one tunnel.",
+            t.packets,
+        )?;
+        let rows = t
+            .by_name()
+            .map(|(kind, v)| ([("kind", kind.to_string())], counter(v)));
+        out.family("blb_tunnel_packets_total", "Packets balanced on headers inside a tunnel, by kind (a packet in two kinds of tunnel counts under both).", rows)?;
+        out.counter(
+            "blb_tunnel_depth_limited_total",
+            "Packets with tunnels nested past the depth limit, balanced on the last headers read.",
+            t.depth_limited,
+        )?;
+        out.counter(
+            "blb_tunnel_malformed_total",
+            "Packets with a truncated or invalid tunnel, balanced on the headers around it.",
+            t.malformed,
+        )?;
+        out.counter(
+            "blb_tunnel_fragmented_outer_total",
+            "First fragments of fragmented outer datagrams balanced on their inner headers.",
+            t.fragmented_outer,
+        )
     }
 }
 

@@ -71,3 +71,40 @@ fn label_values_are_escaped() {
         "{text}"
     );
 }
+
+#[test]
+fn tunnel_counters_are_exposed_per_kind() {
+    use blb_core::tunnel::{TunnelKind, TunnelStats};
+    let mut tunnels = TunnelStats {
+        packets: 12,
+        depth_limited: 1,
+        malformed: 2,
+        fragmented_outer: 3,
+        ..TunnelStats::default()
+    };
+    tunnels.by_kind[TunnelKind::Vxlan.index()] = 9;
+    let text = render(
+        &["s0"],
+        Snapshot {
+            tunnels,
+            ..Snapshot::default()
+        },
+    );
+    for line in [
+        "blb_tunnelled_packets_total 12",
+        "blb_tunnel_packets_total{kind=\"vxlan\"} 9",
+        "blb_tunnel_packets_total{kind=\"gtp_u\"} 0",
+        "blb_tunnel_depth_limited_total 1",
+        "blb_tunnel_malformed_total 2",
+        "blb_tunnel_fragmented_outer_total 3",
+        "# TYPE blb_tunnel_packets counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("blb_tunnel_packets_total{"))
+            .count(),
+        TunnelKind::COUNT
+    );
+}

@@ -136,6 +136,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         released: Vec::new(),
         last_frame_ns: 0,
         feeds: &feeds,
+        tunnels: settings.tunnels,
     };
     let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
     let deadline = live.duration.map(|d| started + d);
@@ -228,7 +229,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     }
 
     let input = format!("live: {}", live.interfaces.join(", "));
-    let mut summary = Summary::from_engine(&engine, input, &descriptions);
+    let mut summary = Summary::from_engine(&engine, settings.tunnels, input, &descriptions);
     summary.add_live(summary::LiveSummary {
         capture: last
             .capture
@@ -307,6 +308,8 @@ struct Loop<'a> {
     last_frame_ns: u64,
     /// Each sensor's loss source, if any.
     feeds: &'a [Option<feeds::SharedStatus>],
+    /// Which headers decide a tunnelled packet's flow.
+    tunnels: blb_wire::Tunnels,
 }
 
 impl Loop<'_> {
@@ -339,13 +342,14 @@ impl Loop<'_> {
     /// Drain one source: decide and queue every frame it has ready (a held frame is copied
     /// and queued when the engine releases it, before the frame that released it).
     fn drain(&mut self, src: &mut dyn PacketSource) -> anyhow::Result<usize> {
-        let link_type = src.link_type();
+        let (link_type, tunnels) = (src.link_type(), self.tunnels);
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
         let (routed, held, released) = (&mut self.routed, &mut self.held, &mut self.released);
         let last_frame_ns = &mut self.last_frame_ns;
         let n = src.drain(BURST, &mut |frame| {
             *last_frame_ns = frame.ts;
-            let meta = blb_wire::parse(link_type, frame.ts, frame.wire_len, frame.data);
+            let meta =
+                blb_wire::parse_with(tunnels, link_type, frame.ts, frame.wire_len, frame.data);
             let decision = engine.handle_or_hold(&meta, held.next_handle());
             if decision == Decision::Held {
                 held.hold(link_type, frame.ts, frame.wire_len, frame.data);
@@ -634,6 +638,7 @@ impl Loop<'_> {
             failover: self.engine.failover_stats(),
             bypass: st.bypass,
             cutoff: st.cutoff,
+            tunnels: st.tunnels,
         }
     }
 }

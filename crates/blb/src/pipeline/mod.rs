@@ -21,6 +21,7 @@ use blb_core::hold::{Decision, HoldHandle};
 use blb_core::sensor::SensorSet;
 use blb_core::stats::DropReason;
 use blb_pcap::CaptureReader;
+use blb_wire::Tunnels;
 
 use crate::settings::{Algorithm, BalanceSettings, KeySource};
 use crate::summary::Summary;
@@ -90,7 +91,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         reader.precision(),
         reader.snaplen(),
     )?;
-    let mut router = Router::new(&mut engine, &mut files);
+    let mut router = Router::new(&mut engine, &mut files, settings.tunnels);
     if let Some((link_type, ts, wire_len, data)) = first {
         router.packet(link_type, ts, wire_len, &data)?;
         loop {
@@ -127,7 +128,7 @@ pub fn balance(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let mut summary = Summary::from_engine(&engine, name, &paths);
+    let mut summary = Summary::from_engine(&engine, settings.tunnels, name, &paths);
     if settings.algorithm == Algorithm::Hash {
         summary.hash_mode = Some(settings.hash_mode.to_string());
         summary.hash_key = Some(
@@ -162,6 +163,7 @@ pub fn build_balancer(settings: &BalanceSettings) -> anyhow::Result<Box<dyn Bala
             path,
             &blb,
             settings.engine.key,
+            settings.tunnels,
             settings.blb.train_flows.max(1),
         )?;
         blb.train(&points);
@@ -175,11 +177,12 @@ fn training_points(
     path: &Path,
     blb: &BlbBalancer,
     key: KeyOptions,
+    tunnels: Tunnels,
     want: usize,
 ) -> anyhow::Result<Vec<FlowPoint>> {
     let mut seen = HashSet::new();
     let mut points = Vec::new();
-    for_each_packet(path, |meta| {
+    for_each_packet_with(path, tunnels, |meta| {
         if points.len() >= TRAIN_READ_CAP || meta.fragment.is_some_and(|f| !f.is_first()) {
             return;
         }
@@ -197,10 +200,19 @@ fn training_points(
         .collect())
 }
 
-/// Read a whole capture (a file, or standard input for `-`), parsing each packet; errors name
-/// the file and the packet.
+/// Read a whole capture (a file, or standard input for `-`), parsing each packet (tunnelled
+/// ones by their inner headers); errors name the file and the packet.
 pub fn for_each_packet(
     path: &Path,
+    f: impl FnMut(&blb_core::packet::PacketMeta),
+) -> anyhow::Result<()> {
+    for_each_packet_with(path, Tunnels::Inner, f)
+}
+
+/// [`for_each_packet`], with `tunnels` saying which headers of tunnelled packets count.
+pub fn for_each_packet_with(
+    path: &Path,
+    tunnels: Tunnels,
     mut f: impl FnMut(&blb_core::packet::PacketMeta),
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
@@ -211,7 +223,8 @@ pub fn for_each_packet(
         .next_packet()
         .with_context(|| format!("{name}: input stopped early"))?
     {
-        f(&blb_wire::parse(
+        f(&blb_wire::parse_with(
+            tunnels,
             p.link_type,
             p.ts_nanos,
             p.wire_len,
@@ -234,16 +247,18 @@ pub fn engine_config(settings: &BalanceSettings) -> blb_core::EngineConfig {
 struct Router<'a> {
     engine: &'a mut Engine,
     files: &'a mut SensorFiles,
+    tunnels: Tunnels,
     held: HeldFrames,
     released: Vec<(HoldHandle, SensorSet)>,
 }
 
 impl<'a> Router<'a> {
-    fn new(engine: &'a mut Engine, files: &'a mut SensorFiles) -> Self {
+    fn new(engine: &'a mut Engine, files: &'a mut SensorFiles, tunnels: Tunnels) -> Self {
         let budget = engine.config().fragment_hold_bytes;
         Router {
             engine,
             files,
+            tunnels,
             held: HeldFrames::new(budget),
             released: Vec::new(),
         }
@@ -252,6 +267,7 @@ impl<'a> Router<'a> {
     /// Parse one frame, let the engine decide, write it to its sensors (or keep it while the
     /// engine holds it). Frames the engine released meanwhile arrived earlier: they are
     /// written first, so each output keeps the order of arrival of each datagram's fragments.
+    /// The frame written is the one read, outer headers and all: the parse only decides.
     fn packet(
         &mut self,
         link_type: u32,
@@ -259,7 +275,7 @@ impl<'a> Router<'a> {
         wire_len: u32,
         data: &[u8],
     ) -> anyhow::Result<()> {
-        let meta = blb_wire::parse(link_type, ts, wire_len, data);
+        let meta = blb_wire::parse_with(self.tunnels, link_type, ts, wire_len, data);
         let decision = self.engine.handle_or_hold(&meta, self.held.next_handle());
         if decision == Decision::Held {
             self.held.hold(link_type, ts, wire_len, data);

@@ -21,4 +21,6 @@ mod shared_pcaps;
 mod skip;
 mod slow_clients;
 mod soak;
+mod tshark_layers;
+mod tunnels;
 mod util;

@@ -29,6 +29,9 @@ pub fn blb(args: &[&str]) -> Output {
 /// Run `blb balance` on `input` and return the parsed JSON summary; panics with blb's stderr
 /// when it fails.
 pub fn balance(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    // The summary goes inside the output directory, which blb would make only after it has
+    // checked that the summary can be written.
+    std::fs::create_dir_all(out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     let summary = out.join("summary.json");
     let mut args = vec![
         "balance",

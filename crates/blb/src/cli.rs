@@ -211,6 +211,11 @@ pub struct BalanceArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Check the configuration and flags, print the sensors they give, and exit (0 when
+    /// they are valid, 2 when not) without capturing, reading or writing anything; only the
+    /// control token file is read.
+    #[arg(long)]
+    pub check_config: bool,
     /// BLB: variance bound V on sensor load (%²), constraint (4).
     #[arg(long, value_name = "V")]
     pub variance_bound: Option<f64>,

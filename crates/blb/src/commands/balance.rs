@@ -8,6 +8,10 @@ use crate::settings::BalanceSettings;
 /// if the input stopped early.
 pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
     let settings = BalanceSettings::from_args(args)?;
+    if args.check_config {
+        print!("{}", checked(&settings));
+        return Ok(());
+    }
     if let Some(to) = settings.summary.as_deref().filter(|p| p.as_os_str() != "-") {
         check_summary(to, &settings.write_dir)?;
     }
@@ -32,6 +36,56 @@ pub fn run(args: &BalanceArgs) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// What `--check-config` prints: the run the settings describe, one line per sensor.
+fn checked(s: &BalanceSettings) -> String {
+    use crate::live::settings::Delivery;
+    let Some(live) = &s.live else {
+        return format!(
+            "configuration ok: {} over {} sensors, reading {}, writing {}\n",
+            s.algorithm.name(),
+            s.engine.sensors,
+            s.read.display(),
+            s.write_dir.display()
+        );
+    };
+    let shown = |a: Option<std::net::SocketAddr>| a.map_or("off".to_string(), |a| a.to_string());
+    let mut out = format!(
+        "configuration ok: live, {} over {} sensors, capturing on {}; metrics {}, control {} ({})\n",
+        s.algorithm.name(),
+        live.sensors.len(),
+        live.interfaces.join(", "),
+        shown(live.metrics),
+        shown(live.control),
+        if live.control_token.is_some() {
+            "token set"
+        } else {
+            "no token: read only"
+        }
+    );
+    for (i, sensor) in live.sensors.iter().enumerate() {
+        let to = match &sensor.delivery {
+            Delivery::Interface { name, .. } => format!("interface {name}"),
+            Delivery::Pcap { path, .. } => format!("pcap {}", path.display()),
+            Delivery::Vxlan {
+                destination, vni, ..
+            } => format!("vxlan {destination} vni {vni}"),
+        };
+        let load = match (&sensor.snmp, sensor.push, &sensor.loss) {
+            (Some(snmp), _, _) => format!("snmp {}", snmp.agent),
+            (_, true, _) => "push".to_string(),
+            (_, _, Some(loss)) => loss.source.describe(),
+            _ => "estimate only".to_string(),
+        };
+        let capacity = s.engine.capacities.get(i).copied().unwrap_or(0.0);
+        out += &format!(
+            "  sensor {i} {}: {to}; capacity {} B/s; load from {load}\n",
+            sensor.name,
+            crate::names::num(capacity)
+        );
+    }
+    out
 }
 
 /// An unwritable summary is found now rather than after the whole run (it is written at the

@@ -4,6 +4,7 @@
 mod blb_pcaps;
 mod cli;
 mod determinism;
+mod docs;
 mod elephants;
 mod errors;
 mod experiment;

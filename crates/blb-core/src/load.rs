@@ -335,14 +335,12 @@ impl SecondStats {
 
     fn close(&mut self) {
         let Some(second) = self.current else { return };
-        let n = self.capacity.len().max(1) as f64;
         let loads = self
             .bytes
             .iter()
             .zip(&self.capacity)
             .map(|(&b, c)| 100.0 * b as f64 / c);
-        let mean = loads.clone().sum::<f64>() / n;
-        let variance = loads.clone().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n;
+        let (mean, variance) = mean_and_variance(loads.clone());
         let max_load = loads.fold(0.0, f64::max);
         let sample = SecondSample {
             second,
@@ -364,14 +362,25 @@ impl SecondStats {
     }
 }
 
-/// Population variance of a set of loads: `1/n Σ (L_i − μ)²`.
+/// Population variance of a set of loads: `1/n Σ (L_i − μ)²` (0 for no loads). The one
+/// place blb computes it: the per-second samples, the live snapshot and the reports use it.
 pub fn variance(loads: &[f64]) -> f64 {
-    if loads.is_empty() {
-        return 0.0;
+    mean_and_variance(loads.iter().copied()).1
+}
+
+/// The mean and population variance of loads given as an iterator (walked twice, so that
+/// the per-second sample needs no buffer); (0, 0) for none.
+pub fn mean_and_variance(loads: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = loads.clone().count();
+    if n == 0 {
+        return (0.0, 0.0);
     }
-    let n = loads.len() as f64;
-    let mean = loads.iter().sum::<f64>() / n;
-    loads.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / n
+    let n = n as f64;
+    let mean = loads.clone().sum::<f64>() / n;
+    (
+        mean,
+        loads.map(|l| (l - mean) * (l - mean)).sum::<f64>() / n,
+    )
 }
 
 #[cfg(test)]

@@ -1,17 +1,14 @@
-//! blb: the command-line balancer around the sans-IO core. Stages: `cli` (raw flags),
-//! `config` and `settings` (the TOML file and validated settings), `pipeline` (reading,
-//! parsing, balancing, writing), `summary`, and one module per subcommand in `commands`.
+//! blb: the command line around the sans-IO core and the balancing runtime (`blb-daemon`,
+//! re-exported here under its module names). Here: `cli` (raw flags), the experiment and its
+//! detection suite, the names of the other subcommands' settings, and one module per
+//! subcommand in `commands`.
+
+pub use blb_daemon::{config, error, live, pipeline, settings, summary};
 
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod error;
 pub mod experiment;
-pub mod live;
 pub mod names;
-pub mod pipeline;
-pub mod settings;
-pub mod summary;
 
 /// Run a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {

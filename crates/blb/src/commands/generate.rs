@@ -24,10 +24,38 @@ impl<W: Write> FrameSink for PcapSink<W> {
     }
 }
 
+/// Only the `[generate]` table of a configuration file, as the generator's options.
+#[derive(serde::Deserialize)]
+struct GenerateTable {
+    #[serde(default)]
+    generate: Option<GenOptions>,
+}
+
+/// The `[generate]` options of a configuration file (the defaults without the table). The
+/// whole file is checked first, as every subcommand checks it; the table is then read again
+/// from the text so that an error in it keeps its line and caret.
+fn file_options(path: &std::path::Path) -> anyhow::Result<GenOptions> {
+    ConfigFile::load(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(format!(
+            "cannot read configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let table: GenerateTable = toml::from_str(&text).map_err(|e| {
+        usage(format!(
+            "configuration file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    Ok(table.generate.unwrap_or_default())
+}
+
 /// The generator options: defaults, then the configuration's `[generate]`, then flags.
 pub fn options(args: &GenerateArgs) -> anyhow::Result<GenOptions> {
     let mut o = match &args.config {
-        Some(path) => ConfigFile::load(path)?.generate.unwrap_or_default(),
+        Some(path) => file_options(path)?,
         None => GenOptions::default(),
     };
     if let Some(v) = args.seed {
@@ -117,4 +145,28 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_gives_the_default_options() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../blb.example.toml");
+        let o = file_options(std::path::Path::new(path)).expect("the example parses");
+        assert_eq!(o, GenOptions::default());
+    }
+
+    #[test]
+    fn a_wrong_generate_key_is_named_with_its_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[generate]\nseed = 1\nsyn_rate = \"fast\"\n").expect("write");
+        let e = file_options(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("syn_rate") && e.contains('^') && e.contains("g.toml"),
+            "{e}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::BalanceArgs;
+use crate::args::BalanceArgs;
 use crate::config::{ConfigFile, SensorSection};
 use crate::error::usage;
 

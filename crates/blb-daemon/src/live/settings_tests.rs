@@ -1,7 +1,7 @@
 //! Tests of the live settings: defaults, every mistake named in one sentence.
 
 use super::*;
-use crate::cli::BalanceArgs;
+use crate::args::BalanceArgs;
 use crate::config::ConfigFile;
 use crate::settings::BalanceSettings;
 

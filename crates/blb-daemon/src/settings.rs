@@ -10,7 +10,7 @@ use blb_core::packet::NANOS_PER_SEC;
 use blb_core::sensor::MAX_SENSORS;
 use blb_wire::Tunnels;
 
-use crate::cli::{BalanceArgs, VariantArgs};
+use crate::args::{BalanceArgs, VariantArgs};
 use crate::config::{BlbSection, ConfigFile};
 use crate::error::usage;
 use crate::names;

@@ -19,30 +19,29 @@ pub mod loss_settings;
 pub mod metrics;
 mod metrics_text;
 pub mod ratelimit;
+mod run;
 pub mod settings;
 pub mod summary;
 mod wiring;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+pub use run::run;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use blb_core::Engine;
 use blb_core::hold::{Decision, HoldHandle};
 use blb_core::limits::FiveTuple;
 use blb_core::sensor::{SensorId, SensorSet};
 use blb_core::stats::DropReason;
-use blb_live::capture::{PacketSource, wait_readable};
+use blb_live::capture::PacketSource;
 use blb_live::deliver::queue::SensorQueue;
 
-use crate::pipeline::Outcome;
 use crate::pipeline::held::HeldFrames;
-use crate::settings::BalanceSettings;
-use crate::summary::Summary;
 use control::{Command, Envelope};
-use health::{Health, HealthConfig, Observation, Transition};
+use health::{Health, Observation, Transition};
 use metrics::{CaptureSnap, SensorSnap, Snapshot};
 use settings::{Delivery, LiveSettings};
 
@@ -58,228 +57,6 @@ fn wall_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// Run live balancing until a signal or `--duration`. A capture that fails (its interface
-/// went down) is logged and retried; only a failure to wait for packets at all stops the run.
-pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
-    let live = settings
-        .live
-        .as_ref()
-        .context("live balancing needs --interface")?;
-    let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // The first signal stops cleanly; a second one, while stopping, exits at once (1).
-        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
-            .context("cannot install the SIGINT/SIGTERM handlers")?;
-    }
-
-    let balancer = crate::pipeline::build_balancer(settings)?;
-    let mut engine = Engine::new(crate::pipeline::engine_config(settings), balancer)?;
-    let mut sources = wiring::open_sources(live)?;
-    let link_types: Vec<u32> = sources.iter().map(|s| s.link_type()).collect();
-    let (mut queues, counters, descriptions) = wiring::open_deliveries(live, &link_types)?;
-    let names: Vec<String> = live.sensors.iter().map(|s| s.name.clone()).collect();
-
-    let snapshot = Arc::new(Mutex::new(Snapshot::default()));
-    let (tx, rx) = mpsc::channel::<Envelope>();
-    let servers = wiring::start_endpoints(
-        live,
-        &names,
-        &counters,
-        &snapshot,
-        &tx,
-        engine.balancer().name(),
-    )?;
-    let mut pollers = wiring::start_snmp(live, &tx, &stop);
-    let (feed_threads, feeds) = feeds::start(live, &tx, &stop);
-    pollers.extend(feed_threads);
-    drop(tx);
-
-    let expects: Vec<bool> = live
-        .sensors
-        .iter()
-        .map(|s| s.snmp.is_some() || s.push)
-        .collect();
-    let mut health = Health::new(
-        HealthConfig {
-            send_errors_down: live.send_errors_down,
-            retry_after: live.retry_after,
-            report_down_after: live.report_down_after,
-        },
-        &expects,
-    );
-    tracing::info!(
-        interfaces = ?live.interfaces,
-        sensors = names.len(),
-        algorithm = engine.balancer().name(),
-        "live balancing started"
-    );
-
-    let mut looped = Loop {
-        engine: &mut engine,
-        queues: &mut queues,
-        counters: &counters,
-        live,
-        names: &names,
-        health: &mut health,
-        dropped: Vec::with_capacity(BURST),
-        started,
-        last_flows: 0,
-        last_snapshot: started,
-        changed: false,
-        routed: vec![(0, 0); names.len()],
-        capture_errors: vec![None; sources.len()],
-        held: HeldFrames::new(settings.engine.fragment_hold_bytes),
-        released: Vec::new(),
-        last_frame_ns: 0,
-        feeds: &feeds,
-        tunnels: settings.tunnels,
-    };
-    let fds: Vec<_> = sources.iter().map(|s| s.raw_fd()).collect();
-    let deadline = live.duration.map(|d| started + d);
-    let mut next_tick = started;
-    let mut next_snapshot = started;
-    let mut capture_error = None;
-    let stopped_by = loop {
-        if stop.load(Ordering::Relaxed) {
-            break "signal";
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break "duration";
-        }
-        // Commands before every burst, so a bypass or a drain applies to every frame taken
-        // after it arrived but one burst (or after one wait, 20 ms at most, when idle).
-        looped.commands(&rx);
-        let (got, failing) = looped.drain_all(&mut sources);
-        if failing && got == 0 {
-            std::thread::sleep(TICK);
-        }
-        // Held fragments never wait past their time limit, traffic or not.
-        looped.expire_holds();
-        if got == 0 {
-            looped.flush();
-            if let Err(e) = wait_readable(&fds, looped.wait_ms(20)) {
-                capture_error = Some(anyhow::Error::new(e));
-                break "capture error";
-            }
-        }
-        let now = Instant::now();
-        if now >= next_tick {
-            looped.flush();
-            looped.check_health();
-            looped.engine.tick(wall_nanos());
-            looped.push_released();
-            next_tick = now + TICK;
-        }
-        if now >= next_snapshot || looped.changed {
-            looped.changed = false;
-            let snap = looped.snapshot(&mut sources);
-            if let Ok(mut s) = snapshot.lock() {
-                *s = snap;
-            }
-            next_snapshot = now + SNAPSHOT_EVERY;
-        }
-    };
-    tracing::info!(stopped_by, "live balancing stopping");
-    // Take the frames already captured: stop each capture, then drain until the kernel has
-    // handed over the block it was filling (after the block timeout).
-    for src in &mut sources {
-        if let Err(e) = src.stop() {
-            tracing::warn!(interface = src.name(), error = %e, "cannot stop the capture");
-        }
-    }
-    let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50)
-        .min(Duration::from_secs(2));
-    let until = Instant::now() + settle;
-    let hard_stop = until + Duration::from_secs(1);
-    loop {
-        let (got, _) = looped.drain_all(&mut sources);
-        let now = Instant::now();
-        if (now >= until && got == 0) || now >= hard_stop {
-            break;
-        }
-        if got == 0 {
-            let _ = wait_readable(&fds, 10);
-        }
-    }
-    // End of input: the engine releases the fragments it still holds; they go out before the
-    // queues close.
-    looped.engine.finish();
-    looped.push_released();
-    looped.flush();
-    let last = looped.snapshot(&mut sources);
-    drop(looped);
-
-    stop.store(true, Ordering::Relaxed);
-    for p in pollers {
-        let _ = p.join();
-    }
-    for s in servers {
-        s.shutdown();
-    }
-    let mut close_error = None;
-    for (q, name) in queues.into_iter().zip(&names) {
-        if let Err(e) = q.close() {
-            tracing::error!(sensor = %name, error = %e, "closing the delivery failed");
-            close_error.get_or_insert(anyhow::Error::new(e).context(format!("sensor {name}")));
-        }
-    }
-
-    let input = format!("live: {}", live.interfaces.join(", "));
-    let mut summary = Summary::from_engine(&engine, settings.tunnels, input, &descriptions);
-    summary.add_live(summary::LiveSummary {
-        capture: last
-            .capture
-            .iter()
-            .map(|c| summary::CaptureSummary {
-                interface: c.interface.clone(),
-                received: c.received,
-                kernel_dropped: c.dropped,
-            })
-            .collect(),
-        delivery: counters
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let c = c.snapshot();
-                summary::DeliverySummary {
-                    name: names[i].clone(),
-                    delivery: descriptions[i].clone(),
-                    sent_packets: c.sent_packets,
-                    sent_bytes: c.sent_bytes,
-                    queue_full: c.queue_full,
-                    frame_rejected: c.frame_errors,
-                    send_errors: c.path_errors,
-                    in_service: engine.in_service().contains(i as SensorId),
-                }
-            })
-            .collect(),
-        failover: engine.failover_stats(),
-        loss: feeds
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                let status = f.as_ref()?.lock().ok()?.clone();
-                Some(summary::LossSummary {
-                    name: names[i].clone(),
-                    status,
-                })
-            })
-            .collect(),
-        reports_accepted: engine.reported_loads().accepted,
-        reports_refused: engine.reported_loads().refused,
-        stopped_by: stopped_by.to_string(),
-    });
-    summary.elapsed_secs = started.elapsed().as_secs_f64();
-    let input_error = capture_error.or(close_error);
-    summary.input_error = input_error.as_ref().map(|e| format!("{e:#}"));
-    Ok(Outcome {
-        summary,
-        input_error,
-    })
 }
 
 /// The balancing loop's state.
@@ -601,17 +378,7 @@ impl Loop<'_> {
             .iter()
             .filter_map(|s| loads.get(usize::from(s)).copied())
             .collect();
-        let load_variance = if in_service.is_empty() {
-            0.0
-        } else {
-            let n = in_service.len() as f64;
-            let mean = in_service.iter().sum::<f64>() / n;
-            in_service
-                .iter()
-                .map(|l| (l - mean) * (l - mean))
-                .sum::<f64>()
-                / n
-        };
+        let load_variance = blb_core::load::variance(&in_service);
         let elapsed = self.last_snapshot.elapsed().as_secs_f64();
         let flows = st.flows;
         let decisions_per_second = if elapsed > 0.0 {

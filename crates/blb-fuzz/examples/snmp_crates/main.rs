@@ -1,12 +1,19 @@
-//! Weighs kept SNMP crates against blb's own BER codec (issue 11, item 4), in one run: the
-//! time to encode a GetNext and decode its GetResponse, robustness on mutated messages
-//! (panics caught and counted, slow decodes counted, a watchdog for hangs), and, with
-//! `--agent ADDR`, a walk of hrProcessorLoad against a real snmpd with each codec.
+//! Weighs kept SNMP crates (snmp2, rasn-snmp, csnmp) against blb's own BER codec (issue 11,
+//! item 4), in one run of one release build: the time to encode a GetNext and decode its
+//! GetResponse, robustness on the same mutated messages (panics caught and counted, slow
+//! decodes re-timed and counted, a watchdog for hangs), edge cases where their readings
+//! differ, and, with `--agent ADDR`, a walk of hrProcessorLoad against a real snmpd with each
+//! codec. bench/snmp_codecs.sh runs it against an snmpd of its own and adds each crate's
+//! dependencies and binary size.
 //!
 //! `cargo run --release -p blb-fuzz --example snmp_crates -- [--mutations N] [--agent ADDR]`
 //!
 //! snmp2 has no public encoder outside its sessions (its `Buf` and `build_*` are private),
 //! so it is timed and fuzzed as a decoder only, and walks with its own `SyncSession`.
+//! csnmp's client is async on Tokio only; its message module (`Snmp2cMessage`) is plain
+//! code, so that is what is timed, fuzzed and walked here over a blocking socket.
+
+mod codecs;
 
 use std::hint::black_box;
 use std::net::{SocketAddr, UdpSocket};
@@ -18,231 +25,7 @@ use std::time::{Duration, Instant};
 use blb_fuzz::mutate::Mutator;
 use blb_live::feedback::ber::{self, Message, Pdu, PduKind, Value};
 use blb_live::feedback::snmp::HR_PROCESSOR_LOAD;
-
-/// What every codec decodes a datagram into: enough for a GetNext walk.
-#[derive(Clone, Debug, PartialEq)]
-struct Decoded {
-    version: i64,
-    response: bool,
-    request_id: i32,
-    error_status: i64,
-    bindings: Vec<(Vec<u32>, Val)>,
-}
-
-/// A binding's value, as far as the walk cares.
-#[derive(Clone, Debug, PartialEq)]
-enum Val {
-    Int(i64),
-    Unsigned(u64),
-    EndOfMibView,
-    Other,
-}
-
-/// One codec under test.
-trait Codec {
-    const NAME: &'static str;
-    /// The encoding of a v2c GetNext of `oid` (None: the codec cannot encode one).
-    fn getnext(community: &[u8], request_id: i32, oid: &[u32]) -> Option<Vec<u8>>;
-    /// A datagram decoded (Err for anything it rejects).
-    fn decode(data: &[u8]) -> Result<Decoded, ()>;
-    /// Decode and, where the codec can, encode what decoded again (the fuzz step).
-    fn fuzz_one(data: &[u8]) -> bool;
-}
-
-struct Own;
-
-impl Codec for Own {
-    const NAME: &'static str = "own ber.rs";
-
-    fn getnext(community: &[u8], request_id: i32, oid: &[u32]) -> Option<Vec<u8>> {
-        Message {
-            version: ber::VERSION_2C,
-            community: community.to_vec(),
-            pdu: Pdu {
-                kind: PduKind::GetNext,
-                request_id,
-                error_status: 0,
-                error_index: 0,
-                varbinds: vec![(oid.to_vec(), Value::Null)],
-            },
-        }
-        .encode()
-        .ok()
-    }
-
-    fn decode(data: &[u8]) -> Result<Decoded, ()> {
-        let m = Message::decode(data).map_err(|_| ())?;
-        Ok(Decoded {
-            version: m.version,
-            response: m.pdu.kind == PduKind::Response,
-            request_id: m.pdu.request_id,
-            error_status: m.pdu.error_status,
-            bindings: m
-                .pdu
-                .varbinds
-                .into_iter()
-                .map(|(oid, v)| {
-                    let v = match v {
-                        Value::Integer(x) => Val::Int(x),
-                        Value::Gauge32(x) | Value::Counter32(x) | Value::TimeTicks(x) => {
-                            Val::Unsigned(u64::from(x))
-                        }
-                        Value::Counter64(x) => Val::Unsigned(x),
-                        Value::EndOfMibView => Val::EndOfMibView,
-                        _ => Val::Other,
-                    };
-                    (oid, v)
-                })
-                .collect(),
-        })
-    }
-
-    fn fuzz_one(data: &[u8]) -> bool {
-        match Message::decode(data) {
-            Ok(m) => {
-                let _ = black_box(m.encode());
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-struct Snmp2;
-
-impl Codec for Snmp2 {
-    const NAME: &'static str = "snmp2 0.5.3";
-
-    fn getnext(_: &[u8], _: i32, _: &[u32]) -> Option<Vec<u8>> {
-        None
-    }
-
-    fn decode(data: &[u8]) -> Result<Decoded, ()> {
-        let p = snmp2::Pdu::from_bytes(data).map_err(|_| ())?;
-        let version = i64::from(p.version().map_err(|_| ())? as u8);
-        let mut bindings = Vec::new();
-        for (oid, v) in p.varbinds.clone() {
-            let arcs: Vec<u32> = oid
-                .iter()
-                .ok_or(())?
-                .map(|a| u32::try_from(a).map_err(|_| ()))
-                .collect::<Result<_, _>>()?;
-            let v = match v {
-                snmp2::Value::Integer(x) => Val::Int(x),
-                snmp2::Value::Unsigned32(x)
-                | snmp2::Value::Counter32(x)
-                | snmp2::Value::Timeticks(x) => Val::Unsigned(u64::from(x)),
-                snmp2::Value::Counter64(x) => Val::Unsigned(x),
-                snmp2::Value::EndOfMibView => Val::EndOfMibView,
-                _ => Val::Other,
-            };
-            bindings.push((arcs, v));
-        }
-        Ok(Decoded {
-            version,
-            response: p.message_type == snmp2::MessageType::Response,
-            request_id: p.req_id,
-            error_status: i64::from(p.error_status),
-            bindings,
-        })
-    }
-
-    fn fuzz_one(data: &[u8]) -> bool {
-        match snmp2::Pdu::from_bytes(data) {
-            Ok(p) => {
-                for (oid, v) in p.varbinds.clone() {
-                    black_box((oid.iter().map(|i| i.count()), format!("{v:?}")));
-                }
-                let _ = black_box(p.to_bytes());
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-struct Rasn;
-
-type RasnMessage = rasn_snmp::v2c::Message<rasn_snmp::v2::Pdus>;
-
-impl Codec for Rasn {
-    const NAME: &'static str = "rasn-snmp 0.30.0";
-
-    fn getnext(community: &[u8], request_id: i32, oid: &[u32]) -> Option<Vec<u8>> {
-        use rasn_snmp::v2::{GetNextRequest, Pdu, Pdus, VarBind, VarBindValue};
-        let msg = RasnMessage {
-            version: 1.into(),
-            community: community.to_vec().into(),
-            data: Pdus::GetNextRequest(GetNextRequest(Pdu {
-                request_id,
-                error_status: 0,
-                error_index: 0,
-                variable_bindings: vec![VarBind {
-                    name: rasn::types::ObjectIdentifier::new(oid.to_vec())?,
-                    value: VarBindValue::Unspecified,
-                }],
-            })),
-        };
-        rasn::ber::encode(&msg).ok()
-    }
-
-    fn decode(data: &[u8]) -> Result<Decoded, ()> {
-        use rasn_smi::v2::{ApplicationSyntax as A, ObjectSyntax as O, SimpleSyntax as S};
-        use rasn_snmp::v2::{Pdus, VarBindValue};
-        let m: RasnMessage = rasn::ber::decode(data).map_err(|_| ())?;
-        let (response, pdu) = match &m.data {
-            Pdus::Response(r) => (true, &r.0),
-            Pdus::GetRequest(r) => (false, &r.0),
-            Pdus::GetNextRequest(r) => (false, &r.0),
-            Pdus::SetRequest(r) => (false, &r.0),
-            Pdus::Report(r) => (false, &r.0),
-            Pdus::Trap(r) => (false, &r.0),
-            Pdus::InformRequest(r) => (false, &r.0),
-            Pdus::GetBulkRequest(_) => return Err(()),
-        };
-        let bindings = pdu
-            .variable_bindings
-            .iter()
-            .map(|vb| {
-                let v = match &vb.value {
-                    VarBindValue::Value(O::Simple(S::Integer(i))) => {
-                        i64::try_from(i).map_or(Val::Other, Val::Int)
-                    }
-                    VarBindValue::Value(O::ApplicationWide(A::Unsigned(g))) => {
-                        Val::Unsigned(u64::from(g.0))
-                    }
-                    VarBindValue::Value(O::ApplicationWide(A::Counter(c))) => {
-                        Val::Unsigned(u64::from(c.0))
-                    }
-                    VarBindValue::Value(O::ApplicationWide(A::Ticks(t))) => {
-                        Val::Unsigned(u64::from(t.0))
-                    }
-                    VarBindValue::Value(O::ApplicationWide(A::BigCounter(c))) => Val::Unsigned(c.0),
-                    VarBindValue::EndOfMibView => Val::EndOfMibView,
-                    _ => Val::Other,
-                };
-                (vb.name.to_vec(), v)
-            })
-            .collect();
-        Ok(Decoded {
-            version: i64::try_from(&m.version).map_err(|_| ())?,
-            response,
-            request_id: pdu.request_id,
-            error_status: i64::from(pdu.error_status),
-            bindings,
-        })
-    }
-
-    fn fuzz_one(data: &[u8]) -> bool {
-        match rasn::ber::decode::<RasnMessage>(data) {
-            Ok(m) => {
-                let _ = black_box(rasn::ber::encode(&m));
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
+use codecs::{Codec, Csnmp, Decoded, Own, Rasn, Snmp2, Val};
 
 /// A GetResponse as snmpd sends it for one hrProcessorLoad row.
 fn response(request_id: i32, values: Vec<Value>) -> Vec<u8> {
@@ -261,6 +44,48 @@ fn response(request_id: i32, values: Vec<Value>) -> Vec<u8> {
     }
     .encode()
     .expect("encodes")
+}
+
+/// A one-binding GetResponse around the value TLV `value` (short-form lengths: keep it small).
+fn with_value(value: &[u8]) -> Vec<u8> {
+    let wrap = |tag: u8, content: &[u8]| {
+        let mut out = vec![tag, content.len() as u8];
+        out.extend_from_slice(content);
+        out
+    };
+    let mut vb = vec![0x06, 0x03, 0x2b, 0x06, 0x01];
+    vb.extend_from_slice(value);
+    let mut pdu = vec![0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00];
+    pdu.extend(wrap(0x30, &wrap(0x30, &vb)));
+    let mut msg = vec![0x02, 0x01, 0x01];
+    msg.extend(wrap(0x04, b"public"));
+    msg.extend(wrap(0xA2, &pdu));
+    wrap(0x30, &msg)
+}
+
+/// Edge cases where the codecs' readings differ on purpose: (name, datagram).
+fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let mut trailing = with_value(&[0x02, 0x01, 0x1e]);
+    trailing.push(0);
+    vec![
+        (
+            "Counter32 ffffffff unpadded (41 04)",
+            with_value(&[0x41, 4, 0xff, 0xff, 0xff, 0xff]),
+        ),
+        (
+            "Gauge32 128 unpadded (42 01 80)",
+            with_value(&[0x42, 1, 0x80]),
+        ),
+        (
+            "Counter64 2^64-1 unpadded (46 08)",
+            with_value(&[0x46, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        ),
+        (
+            "INTEGER 5 non-minimal (02 03 000005)",
+            with_value(&[0x02, 3, 0, 0, 5]),
+        ),
+        ("a byte after the message", trailing),
+    ]
 }
 
 /// The median of 7 runs of `iters` calls of `f`, in nanoseconds per call.
@@ -296,6 +121,10 @@ fn time<C: Codec>(reply: &[u8], iters: u32) -> (Option<f64>, f64) {
     (encode, decode)
 }
 
+/// Inputs a crate and the own codec both decode but read differently: how many, and the
+/// first (input, own reading, crate's reading).
+type Disagreement = (u64, Option<(Vec<u8>, Decoded, Decoded)>);
+
 /// Per codec: inputs decoded, panics, decodes slower than 10 ms (each time of 4), and the
 /// slowest (the fastest of 4 timings for one that took over 10 ms once).
 #[derive(Default)]
@@ -304,6 +133,7 @@ struct Robustness {
     panics: u64,
     slow: u64,
     slowest: Duration,
+    total: Duration,
     first_panic: Option<(String, Vec<u8>)>,
 }
 
@@ -324,6 +154,7 @@ fn fuzz_step<C: Codec>(input: &[u8], r: &mut Robustness, busy: &AtomicU64, origi
         }
     }
     busy.store(0, Ordering::Release);
+    r.total += took;
     r.slowest = r.slowest.max(took);
     match outcome {
         Ok(true) => r.accepted += 1,
@@ -406,7 +237,7 @@ fn main() {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let mutations: u64 = arg("--mutations").map_or(2_000_000, |s| s.parse().expect("a number"));
+    let mutations: u64 = arg("--mutations").map_or(5_000_000, |s| s.parse().expect("a number"));
     let agent: Option<SocketAddr> = arg("--agent").map(|s| s.parse().expect("an address"));
 
     // (a) Time.
@@ -420,6 +251,7 @@ fn main() {
         (Own::NAME, time::<Own>(&reply, 200_000)),
         (Snmp2::NAME, time::<Snmp2>(&reply, 200_000)),
         (Rasn::NAME, time::<Rasn>(&reply, 200_000)),
+        (Csnmp::NAME, time::<Csnmp>(&reply, 200_000)),
     ] {
         let enc_text = enc.map_or("n/a".to_string(), |e| format!("{e:.0}"));
         let total = enc.map_or("n/a".to_string(), |e| format!("{:.0}", e + dec));
@@ -428,7 +260,12 @@ fn main() {
     // The encodings agree byte for byte where a codec can encode.
     let own = Own::getnext(b"public", 77, HR_PROCESSOR_LOAD);
     let rasn = Rasn::getnext(b"public", 77, HR_PROCESSOR_LOAD);
-    println!("    GetNext bytes identical (own vs rasn): {}", own == rasn);
+    let csnmp = Csnmp::getnext(b"public", 77, HR_PROCESSOR_LOAD);
+    println!(
+        "    GetNext bytes identical: own vs rasn {}, own vs csnmp {}",
+        own == rasn,
+        own == csnmp
+    );
 
     // (b) Robustness: the same mutated inputs to every decoder.
     let mut seeds: Vec<Vec<u8>> = vec![
@@ -472,8 +309,10 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut m = Mutator::new(1, 1024);
     let mut input = Vec::new();
-    let (mut own, mut s2, mut ra) = Default::default();
-    let (mut disagree_s2, mut disagree_ra) = (0u64, 0u64);
+    let (mut own, mut s2, mut ra, mut cs): (Robustness, Robustness, Robustness, Robustness) =
+        Default::default();
+    // Per crate: inputs both accept but read differently, and the first such input.
+    let mut disagree: [Disagreement; 3] = Default::default();
     let t = Instant::now();
     for i in 0..mutations + seeds.len() as u64 {
         if let Some(s) = seeds.get(i as usize) {
@@ -486,30 +325,44 @@ fn main() {
         fuzz_step::<Own>(&input, &mut own, &busy, origin);
         fuzz_step::<Snmp2>(&input, &mut s2, &busy, origin);
         fuzz_step::<Rasn>(&input, &mut ra, &busy, origin);
+        fuzz_step::<Csnmp>(&input, &mut cs, &busy, origin);
         // Where two decoders accept an input, do they read the same walk step from it?
         let o = catch_unwind(|| Own::decode(&input))
             .ok()
             .and_then(Result::ok);
         if let Some(o) = o {
-            if let Ok(Ok(x)) = catch_unwind(|| Snmp2::decode(&input)) {
-                disagree_s2 += u64::from(x != o);
-            }
-            if let Ok(Ok(x)) = catch_unwind(|| Rasn::decode(&input)) {
-                disagree_ra += u64::from(x != o);
+            let others = [
+                catch_unwind(|| Snmp2::decode(&input)),
+                catch_unwind(|| Rasn::decode(&input)),
+                catch_unwind(|| Csnmp::decode(&input)),
+            ];
+            for (d, x) in disagree.iter_mut().zip(others) {
+                if let Ok(Ok(x)) = x
+                    && x != o
+                {
+                    d.0 += 1;
+                    d.1.get_or_insert_with(|| (input.clone(), o.clone(), x));
+                }
             }
         }
     }
     let _ = std::panic::take_hook();
     println!(
-        "(b) {} inputs ({} seeds + {mutations} mutations, blb-fuzz's mutator, seed 1, max 1024 bytes) in {:.0} s",
+        "(b) {} inputs ({} seeds + {mutations} mutations, blb-fuzz's mutator, seed 1, max 1024 bytes) in {:.1} s",
         mutations + seeds.len() as u64,
         seeds.len(),
         t.elapsed().as_secs_f64()
     );
-    for (name, r) in [(Own::NAME, &own), (Snmp2::NAME, &s2), (Rasn::NAME, &ra)] {
+    for (name, r) in [
+        (Own::NAME, &own),
+        (Snmp2::NAME, &s2),
+        (Rasn::NAME, &ra),
+        (Csnmp::NAME, &cs),
+    ] {
         println!(
-            "    {name:<18} decoded {:>8}  panics {:>6}  decodes > 10 ms {:>3}  slowest {:.1?}",
-            r.accepted, r.panics, r.slow, r.slowest
+            "    {name:<18} decoded {:>8}  panics {:>6}  decodes > 10 ms {:>3}  slowest {:.1?}  \
+             all inputs {:.1?}",
+            r.accepted, r.panics, r.slow, r.slowest, r.total
         );
         if let Some((why, bytes)) = &r.first_panic {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -517,12 +370,41 @@ fn main() {
         }
     }
     println!(
-        "    accepted by own and the crate but read differently: snmp2 {disagree_s2}, rasn {disagree_ra}"
+        "    accepted by own and the crate but read differently: snmp2 {}, rasn {}, csnmp {}",
+        disagree[0].0, disagree[1].0, disagree[2].0
     );
+    for (name, d) in [Snmp2::NAME, Rasn::NAME, Csnmp::NAME].iter().zip(&disagree) {
+        if let Some((bytes, o, x)) = &d.1 {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            println!(
+                "        first with {name}: {hex}\n          own   {o:?}\n          crate {x:?}"
+            );
+        }
+    }
 
-    // (c) A walk of hrProcessorLoad against a real agent.
+    // (c) Edge cases: which codec accepts what.
+    println!("(c) edge cases (the value read, or Err: the whole reply rejected)");
+    let verdict = |r: Result<Decoded, ()>| match r {
+        Ok(d) => match d.bindings.first().map(|b| &b.1) {
+            Some(Val::Int(x)) => format!("{x}"),
+            Some(Val::Unsigned(x)) => format!("{x}"),
+            other => format!("{other:?}"),
+        },
+        Err(()) => "Err".to_string(),
+    };
+    for (name, bytes) in edge_cases() {
+        println!(
+            "    {name:<38} own {:<20} snmp2 {:<20} rasn {:<20} csnmp {}",
+            verdict(Own::decode(&bytes)),
+            verdict(Snmp2::decode(&bytes)),
+            verdict(Rasn::decode(&bytes)),
+            verdict(Csnmp::decode(&bytes))
+        );
+    }
+
+    // (d) A walk of hrProcessorLoad against a real agent.
     if let Some(agent) = agent {
-        println!("(c) hrProcessorLoad walked from {agent}");
+        println!("(d) hrProcessorLoad walked from {agent}");
         let show = |name: &str, r: Result<Vec<(Vec<u32>, Val)>, String>| match r {
             Ok(rows) => println!(
                 "    {name:<26} {} rows: {:?}",
@@ -535,6 +417,7 @@ fn main() {
         };
         show(Own::NAME, walk::<Own>(agent));
         show(Rasn::NAME, walk::<Rasn>(agent));
+        show(Csnmp::NAME, walk::<Csnmp>(agent));
         show("snmp2 0.5.3 (SyncSession)", walk_snmp2_session(agent));
     }
 }

@@ -1,6 +1,13 @@
-//! Integration tests of blb-daemon: what the crate links.
+//! Integration tests of blb-daemon: what the crate links, and the per-packet path's
+//! allocations.
+
+mod alloc;
+mod packet_path;
 
 use std::collections::{BTreeMap, BTreeSet};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 /// Every package `root` can reach in the workspace's Cargo.lock. The lock file lists each
 /// package's dependencies for every feature, so this is a superset of what any build links.

@@ -28,13 +28,13 @@ static NS_COUNTER: AtomicUsize = AtomicUsize::new(0);
 static NS_CREATE: Mutex<()> = Mutex::new(());
 
 /// A network namespace of this test process, deleted on drop.
-struct Netns {
+pub(crate) struct Netns {
     name: String,
 }
 
 impl Netns {
     /// Create a fresh namespace with IPv6 disabled, or `None` (skip) when that is impossible.
-    fn new() -> Option<Netns> {
+    pub(crate) fn new() -> Option<Netns> {
         if !skip::root("AF_PACKET tests need root to create network namespaces") {
             return None;
         }
@@ -104,14 +104,14 @@ impl Netns {
     }
 
     /// A veth pair `a`–`b`, both up.
-    fn veth(&self, a: &str, b: &str) {
+    pub(crate) fn veth(&self, a: &str, b: &str) {
         self.ip(&["link", "add", "name", a, "type", "veth", "peer", "name", b]);
         self.ip(&["link", "set", a, "up"]);
         self.ip(&["link", "set", b, "up"]);
     }
 
     /// Run `f` on a thread that has entered the namespace; a panic in `f` fails the test.
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    pub(crate) fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         let path = format!("/run/netns/{}", self.name);
         std::thread::scope(|s| {
             let h = s.spawn(move || {
@@ -139,12 +139,18 @@ impl Drop for Netns {
 // Frames
 // ---------------------------------------------------------------------------------------
 
-const UDP: u8 = 17;
+pub(crate) const UDP: u8 = 17;
 const TCP: u8 = 6;
 
 /// An Ethernet frame with VLAN `tags` (outermost first), carrying IPv4 `proto` (UDP or TCP)
 /// from port 40000 to `dport` with `payload` bytes of pattern `seed`.
-fn frame(tags: &[(u16, u16)], proto: u8, dport: u16, payload: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn frame(
+    tags: &[(u16, u16)],
+    proto: u8,
+    dport: u16,
+    payload: usize,
+    seed: u8,
+) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01];
     for (tpid, tci) in tags {
         f.extend_from_slice(&tpid.to_be_bytes());
@@ -184,11 +190,11 @@ fn now_ns() -> u64 {
 }
 
 /// Captured frames: (ts, wire_len, bytes).
-type Got = Vec<(u64, u32, Vec<u8>)>;
+pub(crate) type Got = Vec<(u64, u32, Vec<u8>)>;
 
 /// Drain `src` until `want` frames arrived or `wait` passed; then keep draining briefly to
 /// catch any extra frame.
-fn collect(src: &mut dyn PacketSource, want: usize, wait: Duration) -> Got {
+pub(crate) fn collect(src: &mut dyn PacketSource, want: usize, wait: Duration) -> Got {
     let mut got = Got::new();
     let deadline = Instant::now() + wait;
     let mut push = |f: Frame<'_>| got.push((f.ts, f.wire_len, f.data.to_vec()));
@@ -251,7 +257,7 @@ fn raw_send(fd: &OwnedFd, data: &[u8]) {
 
 /// Wait (generously) until `iface::is_up(name)` reads `up`; return what it reads last.
 /// The running flag follows the carrier asynchronously (linkwatch).
-fn settles_to(name: &str, up: bool) -> bool {
+pub(crate) fn settles_to(name: &str, up: bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let now = iface::is_up(name).unwrap();
@@ -262,7 +268,7 @@ fn settles_to(name: &str, up: bool) -> bool {
     }
 }
 
-fn eth(data: &[u8]) -> Frame<'_> {
+pub(crate) fn eth(data: &[u8]) -> Frame<'_> {
     Frame {
         ts: 0,
         wire_len: data.len() as u32,

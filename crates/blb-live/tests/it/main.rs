@@ -3,6 +3,7 @@
 //! skip.
 
 mod afpacket;
+mod batch;
 mod deliver;
 mod http;
 mod sensor_files;

@@ -13,7 +13,7 @@ use blb_live::deliver::interface::InterfaceSink;
 use blb_live::deliver::vxlan::{VxlanConfig, VxlanSink};
 use blb_live::deliver::{FrameSink, SendError};
 
-use crate::afpacket::{Netns, UDP, collect, frame, settles_to};
+use crate::netns::{Netns, UDP, collect, frame, settles_to};
 
 /// Frames in each batch: more than two `sendmmsg` calls' worth.
 const N: usize = 2_100;

@@ -6,6 +6,7 @@ mod afpacket;
 mod batch;
 mod deliver;
 mod http;
+mod netns;
 mod sensor_files;
 #[path = "../../../blb/tests/it/skip.rs"]
 mod skip;

@@ -2,9 +2,13 @@
 //!
 //! The kernel fills fixed-size blocks of a ring shared with this process; a block is handed
 //! over (`TP_STATUS_USER`) when it is full or when its timeout expires, and given back
-//! (`TP_STATUS_KERNEL`) once every frame in it has been processed. No copy is made except
-//! for frames whose outer VLAN tag the kernel stripped: the tag is put back (as libpcap
-//! does) in a reusable scratch buffer so that the frame is byte-identical to the wire.
+//! (`TP_STATUS_KERNEL`) once every frame in it has been processed. No frame is copied here,
+//! not even one whose outer VLAN tag the kernel stripped: the tag is put back (as libpcap
+//! does, so that the frame is byte-identical to the wire) in the ring itself, by moving the
+//! two MAC addresses 4 bytes into the free space the kernel leaves before the frame and
+//! writing the tag behind them. The one copy a frame gets is then the delivery queue's. Only
+//! a ring record without those 4 spare bytes (not seen: the kernel leaves 14) falls back to a
+//! reusable scratch buffer.
 //!
 //! The host's own outgoing frames are skipped by the kernel (`PACKET_IGNORE_OUTGOING`, Linux
 //! 4.20 and later), so they cost nothing; where the kernel refuses that option they reach the
@@ -405,6 +409,8 @@ impl PacketSource for AfPacketSource {
 }
 
 /// Hand every frame of one ready block to `f`. Returns (frames handed, outgoing skipped).
+/// A frame whose outer VLAN tag the kernel stripped gets it back in place (see the module
+/// documentation), so the block is modified.
 fn walk_block(
     block: &mut [u8],
     link_type: u32,
@@ -460,12 +466,21 @@ fn walk_block(
                 let mut tag = [0u8; 4];
                 tag[..2].copy_from_slice(&tpid.to_be_bytes());
                 tag[2..].copy_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
-                let data = &block[start..end];
-                scratch.clear();
-                scratch.extend_from_slice(&data[..12]);
-                scratch.extend_from_slice(&tag);
-                scratch.extend_from_slice(&data[12..]);
-                let data = &scratch[..];
+                let data = if start >= off + SLL_OFFSET + size_of::<libc::sockaddr_ll>() + 4 {
+                    // The 4 bytes before the frame are free (past this record's header and
+                    // address, which were read above): the addresses move there, and the
+                    // tag goes between them and the EtherType.
+                    block.copy_within(start..start + 12, start - 4);
+                    block[start + 8..start + 12].copy_from_slice(&tag);
+                    &block[start - 4..end]
+                } else {
+                    let data = &block[start..end];
+                    scratch.clear();
+                    scratch.extend_from_slice(&data[..12]);
+                    scratch.extend_from_slice(&tag);
+                    scratch.extend_from_slice(&data[12..]);
+                    &scratch[..]
+                };
                 f(Frame {
                     ts,
                     wire_len: h.tp_len.saturating_add(4),

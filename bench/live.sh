@@ -233,7 +233,8 @@ cpu_delta() { # PID BEFORE AFTER
   awk -v pid="$1" 'NR == FNR { u[$1] = $3; s[$1] = $4; r[$1] = $5; next }
     { t = $5 - r[$1]; tot += t; us += $3 - u[$1]; sy += $4 - s[$1]
       if ($1 == pid) main += t; else if ($2 ~ /^sensor-/) sen += t; else oth += t }
-    END { printf "%d %d %d %d %d %d\n", tot, main, sen, oth, us, sy }' "$2" "$3"
+    # %.0f, not %d: mawk clamps %d at 2^31 - 1, and a step easily takes more than 2.1 s of CPU.
+    END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", tot, main, sen, oth, us, sy }' "$2" "$3"
 }
 
 # The generator into in0p at PPS packets/s ("top": as fast as it can) for STEP_SECONDS (or

@@ -2,9 +2,17 @@
 //!
 //! The kernel fills fixed-size blocks of a ring shared with this process; a block is handed
 //! over (`TP_STATUS_USER`) when it is full or when its timeout expires, and given back
-//! (`TP_STATUS_KERNEL`) once every frame in it has been processed. No copy is made except
-//! for frames whose outer VLAN tag the kernel stripped: the tag is put back (as libpcap
-//! does) in a reusable scratch buffer so that the frame is byte-identical to the wire.
+//! (`TP_STATUS_KERNEL`) once every frame in it has been processed. No frame is copied here,
+//! not even one whose outer VLAN tag the kernel stripped: the tag is put back (as libpcap
+//! does, so that the frame is byte-identical to the wire) in the ring itself, by moving the
+//! two MAC addresses 4 bytes into the free space the kernel leaves before the frame and
+//! writing the tag behind them. The one copy a frame gets is then the delivery queue's. Only
+//! a ring record without those 4 spare bytes (not seen: the kernel leaves 14) falls back to a
+//! reusable scratch buffer.
+//!
+//! The host's own outgoing frames are skipped by the kernel (`PACKET_IGNORE_OUTGOING`, Linux
+//! 4.20 and later), so they cost nothing; where the kernel refuses that option they reach the
+//! ring and are skipped and counted here, by their packet type.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -103,6 +111,8 @@ pub struct AfPacketSource {
     next_block: usize,
     link_type: u32,
     ignore_outgoing: bool,
+    /// Whether the kernel skips outgoing frames itself (`PACKET_IGNORE_OUTGOING` accepted).
+    kernel_ignores_outgoing: bool,
     outgoing_ignored: u64,
     /// Where frames get their VLAN tag back; reused, so it grows only to the largest frame.
     scratch: Vec<u8>,
@@ -127,6 +137,16 @@ impl AfPacketSource {
         // Protocol 0: the socket receives nothing until it is bound below, so the ring
         // holds only frames of this interface.
         let fd = iface::packet_socket(&ctx)?;
+        // Before the bind, so that no outgoing frame reaches the ring. Refused before Linux
+        // 4.20 (ENOPROTOOPT); then `walk_block` skips them by their packet type.
+        let kernel_ignores_outgoing = cfg.ignore_outgoing
+            && setsockopt(
+                &fd,
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                &(1 as libc::c_int),
+            )
+            .is_ok();
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)
             .map_err(|e| io(&ctx, "selecting TPACKET_V3", e))?;
 
@@ -179,6 +199,7 @@ impl AfPacketSource {
             next_block: 0,
             link_type,
             ignore_outgoing: cfg.ignore_outgoing,
+            kernel_ignores_outgoing,
             outgoing_ignored: 0,
             scratch: Vec::with_capacity(cfg.block_size.min(16 * 1024)),
             stats: CaptureStats::default(),
@@ -205,9 +226,17 @@ impl AfPacketSource {
         Ok(src)
     }
 
-    /// Frames skipped because the host itself sent them (`ignore_outgoing`).
+    /// Frames skipped here because the host itself sent them (`ignore_outgoing`). Always 0
+    /// when [`kernel_ignores_outgoing`](Self::kernel_ignores_outgoing): the kernel then never
+    /// hands them over (nor counts them in the statistics).
     pub fn outgoing_ignored(&self) -> u64 {
         self.outgoing_ignored
+    }
+
+    /// Whether the kernel skips outgoing frames (`PACKET_IGNORE_OUTGOING`), rather than this
+    /// source after they reached the ring.
+    pub fn kernel_ignores_outgoing(&self) -> bool {
+        self.kernel_ignores_outgoing
     }
 
     /// How often the kernel froze the ring because every block was in user space (from
@@ -320,11 +349,11 @@ impl PacketSource for AfPacketSource {
                 break;
             }
             blocks += 1;
-            // SAFETY: block `i` is inside the mapping and, its status being TP_STATUS_USER,
-            // belongs to this process until it is handed back below; the kernel does not
-            // write to it meanwhile.
+            // SAFETY: block `i` is inside the mapping (mapped writable) and, its status being
+            // TP_STATUS_USER, belongs to this process until it is handed back below; the
+            // kernel neither reads nor writes it meanwhile, and no other borrow of it exists.
             let block = unsafe {
-                std::slice::from_raw_parts(self.ring.add(i * self.block_size), self.block_size)
+                std::slice::from_raw_parts_mut(self.ring.add(i * self.block_size), self.block_size)
             };
             let (n, skipped) = walk_block(
                 block,
@@ -380,8 +409,10 @@ impl PacketSource for AfPacketSource {
 }
 
 /// Hand every frame of one ready block to `f`. Returns (frames handed, outgoing skipped).
+/// A frame whose outer VLAN tag the kernel stripped gets it back in place (see the module
+/// documentation), so the block is modified.
 fn walk_block(
-    block: &[u8],
+    block: &mut [u8],
     link_type: u32,
     ignore_outgoing: bool,
     scratch: &mut Vec<u8>,
@@ -422,10 +453,9 @@ fn walk_block(
         if ignore_outgoing && sll.sll_pkttype == libc::PACKET_OUTGOING {
             skipped += 1;
         } else {
-            let data = &block[start..end];
             let ts = u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec);
             let tagged = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0 || h.hv1.tp_vlan_tci != 0;
-            if tagged && link_type == LINKTYPE_ETHERNET && data.len() >= 12 {
+            if tagged && link_type == LINKTYPE_ETHERNET && end - start >= 12 {
                 let tpid = if h.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0
                     && h.hv1.tp_vlan_tpid != 0
                 {
@@ -433,21 +463,34 @@ fn walk_block(
                 } else {
                     ETH_P_8021Q
                 };
-                scratch.clear();
-                scratch.extend_from_slice(&data[..12]);
-                scratch.extend_from_slice(&tpid.to_be_bytes());
-                scratch.extend_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
-                scratch.extend_from_slice(&data[12..]);
+                let mut tag = [0u8; 4];
+                tag[..2].copy_from_slice(&tpid.to_be_bytes());
+                tag[2..].copy_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
+                let data = if start >= off + SLL_OFFSET + size_of::<libc::sockaddr_ll>() + 4 {
+                    // The 4 bytes before the frame are free (past this record's header and
+                    // address, which were read above): the addresses move there, and the
+                    // tag goes between them and the EtherType.
+                    block.copy_within(start..start + 12, start - 4);
+                    block[start + 8..start + 12].copy_from_slice(&tag);
+                    &block[start - 4..end]
+                } else {
+                    let data = &block[start..end];
+                    scratch.clear();
+                    scratch.extend_from_slice(&data[..12]);
+                    scratch.extend_from_slice(&tag);
+                    scratch.extend_from_slice(&data[12..]);
+                    &scratch[..]
+                };
                 f(Frame {
                     ts,
                     wire_len: h.tp_len.saturating_add(4),
-                    data: scratch,
+                    data,
                 });
             } else {
                 f(Frame {
                     ts,
                     wire_len: h.tp_len,
-                    data,
+                    data: &block[start..end],
                 });
             }
             handed += 1;
@@ -467,100 +510,5 @@ fn page_size() -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_is_valid() {
-        AfPacketConfig::default().validate().unwrap();
-    }
-
-    #[test]
-    fn bad_settings_are_named() {
-        let bad = |c: AfPacketConfig, what: &str| {
-            let e = c.validate().unwrap_err().to_string();
-            assert!(e.contains(what), "{e}");
-        };
-        let d = AfPacketConfig::default();
-        bad(
-            AfPacketConfig {
-                block_size: 3 << 12,
-                ..d.clone()
-            },
-            "block_size",
-        );
-        bad(
-            AfPacketConfig {
-                block_size: 1024,
-                ..d.clone()
-            },
-            "block_size",
-        );
-        bad(
-            AfPacketConfig {
-                block_count: 0,
-                ..d.clone()
-            },
-            "block_count",
-        );
-        bad(
-            AfPacketConfig {
-                block_count: 1 << 40,
-                ..d.clone()
-            },
-            "block_count",
-        );
-        bad(
-            AfPacketConfig {
-                block_timeout_ms: 0,
-                ..d.clone()
-            },
-            "block_timeout_ms",
-        );
-    }
-
-    #[test]
-    fn vlan_tag_is_reinserted() {
-        // A fake block: descriptor, then one packet whose outer tag was stripped.
-        let mut block = vec![0u8; 4096];
-        let first = 64usize;
-        let mac = 80usize;
-        let frame: Vec<u8> = (0u8..60).collect();
-        // SAFETY: writing plain structs into a zeroed byte buffer large enough for them.
-        unsafe {
-            let mut desc: libc::tpacket_block_desc = std::mem::zeroed();
-            desc.version = 1;
-            desc.hdr.bh1.num_pkts = 2;
-            desc.hdr.bh1.offset_to_first_pkt = first as u32;
-            std::ptr::write_unaligned(block.as_mut_ptr().cast(), desc);
-            for (k, next) in [(0usize, 256u32), (1, 0)] {
-                let mut h: libc::tpacket3_hdr = std::mem::zeroed();
-                h.tp_next_offset = next;
-                h.tp_sec = 2;
-                h.tp_nsec = 5;
-                h.tp_snaplen = frame.len() as u32;
-                h.tp_len = frame.len() as u32;
-                h.tp_mac = mac as u16;
-                if k == 0 {
-                    h.tp_status = libc::TP_STATUS_VLAN_VALID | libc::TP_STATUS_VLAN_TPID_VALID;
-                    h.hv1.tp_vlan_tci = 0x2064;
-                    h.hv1.tp_vlan_tpid = 0x88a8;
-                }
-                let at = first + 256 * k;
-                std::ptr::write_unaligned(block.as_mut_ptr().add(at).cast(), h);
-                block[at + mac..at + mac + frame.len()].copy_from_slice(&frame);
-            }
-        }
-        let mut got = Vec::new();
-        let mut scratch = Vec::new();
-        let (n, s) = walk_block(&block, 1, true, &mut scratch, &mut |fr: Frame<'_>| {
-            got.push((fr.ts, fr.wire_len, fr.data.to_vec()))
-        });
-        assert_eq!((n, s), (2, 0));
-        let mut want = frame[..12].to_vec();
-        want.extend_from_slice(&[0x88, 0xa8, 0x20, 0x64]);
-        want.extend_from_slice(&frame[12..]);
-        assert_eq!(got[0], (2_000_000_005, 64, want));
-        assert_eq!(got[1], (2_000_000_005, 60, frame));
-    }
-}
+#[path = "afpacket_tests.rs"]
+mod tests;

@@ -3,8 +3,10 @@
 //! skip.
 
 mod afpacket;
+mod batch;
 mod deliver;
 mod http;
+mod netns;
 mod sensor_files;
 #[path = "../../../blb/tests/it/skip.rs"]
 mod skip;

@@ -97,6 +97,9 @@ fn hash_path_allocates_nothing_in_the_steady_state() {
 #[test]
 fn blb_path_allocates_nothing_in_the_steady_state() {
     let (n, sent) = steady_state("blb");
-    assert!(sent >= 80_000, "every frame was queued at least once ({sent})");
+    assert!(
+        sent >= 80_000,
+        "every frame was queued at least once ({sent})"
+    );
     assert_eq!(n, 0, "{n} allocations for {sent} frames");
 }

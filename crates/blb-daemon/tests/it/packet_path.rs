@@ -87,13 +87,17 @@ impl Path {
         };
         let settings = BalanceSettings::merge(&args, &ConfigFile::default()).expect("settings");
         let balancer = pipeline::build_balancer(&settings).expect("balancer");
-        let engine =
-            Engine::new(pipeline::engine_config(&settings), balancer).expect("engine");
+        let engine = Engine::new(pipeline::engine_config(&settings), balancer).expect("engine");
         let queues = (0..4)
             .map(|i| {
                 let counters = Arc::new(SensorCounters::default());
-                SensorQueue::spawn(format!("s{i}"), Box::new(Discard), QueueConfig::default(), counters)
-                    .expect("queue")
+                SensorQueue::spawn(
+                    format!("s{i}"),
+                    Box::new(Discard),
+                    QueueConfig::default(),
+                    counters,
+                )
+                .expect("queue")
             })
             .collect();
         Path {

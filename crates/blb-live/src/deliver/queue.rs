@@ -187,8 +187,15 @@ impl SensorQueue {
             )));
         }
         let (tx, rx) = mpsc::sync_channel::<Batch>(cfg.depth);
-        // Room for every batch in circulation, so that returning one never blocks.
+        // Every batch that will ever circulate is made here: the current one and depth + 1
+        // spares. After a batch is handed over, at most `depth` wait in the queue and the
+        // thread holds at most one, so a spare is always back: the balancing thread never
+        // allocates a batch (tests/it/alloc.rs of blb-daemon counts it). The channel has room
+        // for all of them, so that returning one never blocks.
         let (back_tx, recycled) = mpsc::sync_channel::<Batch>(cfg.depth + 2);
+        for _ in 0..=cfg.depth {
+            let _ = back_tx.try_send(Batch::with_capacity(&cfg));
+        }
         let c = Arc::clone(&counters);
         let thread = std::thread::Builder::new()
             .name(name.replace('\0', " "))
@@ -268,6 +275,7 @@ impl SensorQueue {
         match tx.try_send(std::mem::take(&mut self.current)) {
             Ok(()) => {
                 self.counters.queued.fetch_add(n, Ordering::Relaxed);
+                // A spare is always back (see `spawn`); a new batch only should that fail.
                 self.current = self
                     .recycled
                     .try_recv()

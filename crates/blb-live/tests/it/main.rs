@@ -7,6 +7,7 @@ mod batch;
 mod deliver;
 mod http;
 mod netns;
+mod queue_tests;
 mod sensor_files;
 #[path = "../../../blb/tests/it/skip.rs"]
 mod skip;

@@ -2,8 +2,8 @@
 # Scale-out past one machine, simulated (docs/scale-out.md): the detection suite with the
 # sensors split over 1, 2, 4 and 8 blb nodes behind a broker that hashes the inside /24.
 #
-#   bench/scale-out.sh             10 seeds per scenario (results/scale-out/), then the table
-#   SEEDS=20 bench/scale-out.sh    more seeds
+#   bench/scale-out.sh             20 seeds per scenario (results/scale-out/), then the table
+#   SEEDS=10 bench/scale-out.sh    fewer seeds (about 20 min with 20 on 2 cores)
 #   TABLE=1 bench/scale-out.sh     only print the table from results already there
 #
 # Every configuration runs the same scenarios and seeds with 16 sensors in all; each node's
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SEEDS=${SEEDS:-10}
+SEEDS=${SEEDS:-20}
 OUT=${OUT:-results/scale-out}
 THREADS=${THREADS:-2}
 SENSORS=16

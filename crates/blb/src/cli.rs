@@ -104,6 +104,30 @@ pub struct ExperimentArgs {
     /// 86400 s: the report keeps a point per second).
     #[arg(long, value_name = "SECS")]
     pub max_span: Option<f64>,
+    /// Simulate a tier of N blb nodes behind a broker that hashes each packet's inside
+    /// prefix to a node, each node with sensors/N of the sensors (default 1: no tier; see
+    /// docs/scale-out.md).
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<usize>,
+    /// With --nodes: the IPv4 prefix length the broker hashes (default 24).
+    #[arg(long, value_name = "LEN")]
+    pub node_prefix: Option<u8>,
+    /// With --nodes: the IPv6 prefix length the broker hashes (default 64).
+    #[arg(long, value_name = "LEN")]
+    pub node_prefix6: Option<u8>,
+    /// With --nodes: what the broker hashes: inside (the prefix of the address in --home-net,
+    /// the default) or pair (both addresses' prefixes, ordered).
+    #[arg(long, value_name = "KEY")]
+    pub node_key: Option<String>,
+    /// With --nodes: the variance bound each node's BLB keeps over its own sensors: same (V,
+    /// the default) or scaled (V scaled so a node allows the hot sensor the whole cluster
+    /// would).
+    #[arg(long, value_name = "BOUND")]
+    pub node_bound: Option<String>,
+    /// With --nodes: a protected network (repeat the flag; default 10.0.0.0/8, 172.16.0.0/12,
+    /// 192.168.0.0/16 and fc00::/7).
+    #[arg(long = "home-net", value_name = "PREFIX")]
+    pub home_net: Vec<String>,
     /// BLB's variant and robust BLB's settings.
     #[command(flatten)]
     pub variant: VariantArgs,

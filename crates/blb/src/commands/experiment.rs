@@ -9,6 +9,7 @@ use blb_gen::Scenario;
 use crate::cli::ExperimentArgs;
 use crate::error::usage;
 use crate::experiment::suite::{self, SuiteSettings};
+use crate::experiment::tier::{NodeBound, NodeKey, Prefix, TierSettings};
 use crate::experiment::{self, ExperimentSettings};
 use crate::names;
 
@@ -110,6 +111,7 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         }
         s.load_time_constant = (t * NANOS_PER_SEC as f64) as u64;
     }
+    s.tier = tier_settings(a, s.sensors)?;
     s.blb
         .validate(s.sensors)
         .map_err(|e| names::core_error(&e, |n| names::experiment_setting(n, a)))?;
@@ -120,6 +122,62 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         other => usage(other.to_string()),
     })?;
     Ok(s)
+}
+
+/// The tier's settings from `--nodes` and its companions, for `sensors` sensors in all.
+fn tier_settings(a: &ExperimentArgs, sensors: usize) -> anyhow::Result<TierSettings> {
+    let mut t = TierSettings::default();
+    let Some(nodes) = a.nodes else {
+        for (set, flag) in [
+            (a.node_prefix.is_some(), "--node-prefix"),
+            (a.node_prefix6.is_some(), "--node-prefix6"),
+            (a.node_key.is_some(), "--node-key"),
+            (a.node_bound.is_some(), "--node-bound"),
+            (!a.home_net.is_empty(), "--home-net"),
+        ] {
+            if set {
+                return Err(usage(format!("{flag} needs --nodes")));
+            }
+        }
+        return Ok(t);
+    };
+    if nodes == 0 || nodes > sensors || !sensors.is_multiple_of(nodes) {
+        return Err(usage(format!(
+            "--nodes must divide the {sensors} sensors evenly (each node owns the same number of sensors), not {nodes}"
+        )));
+    }
+    t.nodes = nodes;
+    if let Some(l) = a.node_prefix {
+        if l > 32 {
+            return Err(usage(format!(
+                "--node-prefix must be an IPv4 prefix length from 0 to 32, not {l}"
+            )));
+        }
+        t.v4_prefix = l;
+    }
+    if let Some(l) = a.node_prefix6 {
+        if l > 128 {
+            return Err(usage(format!(
+                "--node-prefix6 must be an IPv6 prefix length from 0 to 128, not {l}"
+            )));
+        }
+        t.v6_prefix = l;
+    }
+    if let Some(b) = &a.node_bound {
+        t.bound = b.parse::<NodeBound>().map_err(usage)?;
+    }
+    if let Some(k) = &a.node_key {
+        t.key = k.parse::<NodeKey>().map_err(usage)?;
+    }
+    if !a.home_net.is_empty() {
+        t.home = a
+            .home_net
+            .iter()
+            .map(|p| p.parse::<Prefix>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| usage(format!("--home-net: {e}")))?;
+    }
+    Ok(t)
 }
 
 /// Default seeds per scenario of the suite.

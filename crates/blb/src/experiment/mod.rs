@@ -8,6 +8,7 @@ mod report;
 pub mod suite;
 mod suite_figure;
 mod suite_report;
+pub mod tier;
 
 pub use report::{AlgorithmResult, Report};
 
@@ -71,6 +72,8 @@ pub struct ExperimentSettings {
     pub cusum: CusumConfig,
     /// Scan detector settings.
     pub scan: ScanConfig,
+    /// The tier of nodes in front of the sensors (one node: none).
+    pub tier: tier::TierSettings,
     /// Output directory.
     pub out: PathBuf,
     /// Longest span of capture time from the attack's start to the last packet, in seconds:
@@ -101,6 +104,7 @@ impl Default for ExperimentSettings {
             },
             cusum: CusumConfig::default(),
             scan: ScanConfig::default(),
+            tier: tier::TierSettings::default(),
             out: PathBuf::from("results"),
             max_span_secs: DEFAULT_MAX_SPAN_SECS,
         }
@@ -268,12 +272,13 @@ impl Attack {
     }
 }
 
+/// The balancer of one node of `n` sensors, BLB trained on that node's training traffic.
 fn balancer(
     algorithm: Algorithm,
     s: &ExperimentSettings,
+    n: usize,
     train: &[PacketMeta],
 ) -> anyhow::Result<Box<dyn Balancer>> {
-    let n = s.sensors;
     Ok(match algorithm {
         Algorithm::Single => Box::new(Single::new(n)),
         Algorithm::RoundRobin => Box::new(RoundRobin::new(n)),
@@ -283,7 +288,13 @@ fn balancer(
             HashKey(EXPERIMENT_KEY),
         )),
         Algorithm::Blb(variant) => {
-            let cfg = s.blb_of(variant);
+            let mut cfg = s.blb_of(variant);
+            let factor = s.tier.node_bound_factor(s.sensors);
+            if let blb_core::blb::Constraint::Variance(v) = &mut cfg.constraint
+                && factor != 1.0
+            {
+                *v *= factor;
+            }
             let want = cfg.train_flows;
             let mut b = BlbBalancer::new(vec![s.capacity; n], cfg)
                 .map_err(|e| crate::error::usage(e.to_string()))?;
@@ -302,7 +313,10 @@ fn balancer(
     })
 }
 
-/// Run one algorithm over the traffic; `name` labels its row.
+/// Run one algorithm over the traffic; `name` labels its row. With a tier of several nodes
+/// ([`tier`]), the broker sends each packet to one node, each node is an engine of its own
+/// over `sensors / nodes` sensors, and sensor `k` of node `j` is sensor `j × per_node + k` of
+/// the report.
 pub fn run_algorithm(
     name: &str,
     algorithm: Algorithm,
@@ -311,13 +325,14 @@ pub fn run_algorithm(
     db: &AddressDb,
     attack: &Attack,
 ) -> anyhow::Result<AlgorithmResult> {
-    let train: Vec<PacketMeta> = t
-        .packets
-        .iter()
-        .filter(|p| p.ts < t.attack_start)
-        .copied()
-        .collect();
-    let mut cfg = EngineConfig::new(s.sensors, s.capacity);
+    let nodes = s.tier.nodes.max(1);
+    let per_node = s.sensors / nodes;
+    let broker = tier::Broker::new(s.tier.clone(), HashKey(EXPERIMENT_KEY));
+    let mut train: Vec<Vec<PacketMeta>> = vec![Vec::new(); nodes];
+    for p in t.packets.iter().filter(|p| p.ts < t.attack_start) {
+        train[broker.node_of(p)].push(*p);
+    }
+    let mut cfg = EngineConfig::new(per_node, s.capacity);
     cfg.load_time_constant = s.load_time_constant;
     // Keep every second of the attack that carried traffic for the report (at most one per
     // second of the span, which --max-span bounds).
@@ -326,24 +341,34 @@ pub fn run_algorithm(
         span.saturating_add(2)
             .min(blb_core::engine::MAX_LOAD_HISTORY),
     );
-    let mut engine = Engine::new(cfg, balancer(algorithm, s, &train)?)?;
-    let mut cusum = (0..s.sensors)
+    let mut engines = train
+        .iter()
+        .map(|train| {
+            Ok(Engine::new(
+                cfg.clone(),
+                balancer(algorithm, s, per_node, train)?,
+            )?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sensors = nodes * per_node;
+    let mut cusum = (0..sensors)
         .map(|_| Cusum::new(s.cusum.clone(), db.clone(), Some(t.attack_start)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| crate::error::usage(e.to_string()))?;
-    let mut scan = (0..s.sensors)
+    let mut scan = (0..sensors)
         .map(|_| ScanDetector::new(s.scan.clone(), Some(t.attack_start)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| crate::error::usage(e.to_string()))?;
-    let mut sources: Vec<HashSet<Addr>> = vec![HashSet::new(); s.sensors];
-    let mut attack_packets = vec![0u64; s.sensors];
+    let mut sources: Vec<HashSet<Addr>> = vec![HashSet::new(); sensors];
+    let mut attack_packets = vec![0u64; sensors];
     for (p, &is_attack) in t.packets.iter().zip(&attack.packets) {
-        let to = engine.handle(p);
+        let node = broker.node_of(p);
+        let to = engines[node].handle(p);
         if p.ts < t.attack_start {
             continue;
         }
         for i in to {
-            let i = usize::from(i);
+            let i = node * per_node + usize::from(i);
             cusum[i].observe(p);
             scan[i].observe(p);
             if is_attack {
@@ -354,7 +379,9 @@ pub fn run_algorithm(
             }
         }
     }
-    engine.finish();
+    for e in &mut engines {
+        e.finish();
+    }
     for c in &mut cusum {
         c.finish(t.end);
     }
@@ -367,7 +394,14 @@ pub fn run_algorithm(
         packets: &attack_packets,
         attack_packets: attack.packets.iter().filter(|a| **a).count() as u64,
     };
-    Ok(report::result(name, s, t, &engine, &cusum, &scan, &spread))
+    let seconds = match engines.as_slice() {
+        [one] => one.seconds().to_vec(),
+        many => tier::combine_seconds(
+            &many.iter().map(Engine::seconds).collect::<Vec<_>>(),
+            per_node,
+        ),
+    };
+    Ok(report::result(name, s, t, &seconds, &cusum, &scan, &spread))
 }
 
 /// The detector's address database, learned from the traffic before the attack.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use blb_core::Engine;
+use blb_core::load::SecondSample;
 use blb_core::packet::{Addr, NANOS_PER_SEC};
 use blb_detect::{Cusum, ScanDetector};
 use serde::Serialize;
@@ -98,15 +98,14 @@ pub fn result(
     name: &str,
     s: &ExperimentSettings,
     t: &Traffic,
-    engine: &Engine,
+    seconds: &[SecondSample],
     cusum: &[Cusum],
     scan: &[ScanDetector],
     spread: &Spread<'_>,
 ) -> AlgorithmResult {
     let v = s.blb_variance_bound();
     let start_sec = t.attack_start / NANOS_PER_SEC;
-    let variance: BTreeMap<u64, (f64, f64)> = engine
-        .seconds()
+    let variance: BTreeMap<u64, (f64, f64)> = seconds
         .iter()
         .filter(|x| x.second >= start_sec)
         .map(|x| (x.second - start_sec, (x.variance, x.max_load)))
@@ -186,6 +185,15 @@ pub fn result(
     }
 }
 
+/// The tier in words, before the sensors ("" for one node, so one node's report is as it was).
+pub fn tier_words(s: &ExperimentSettings) -> String {
+    if s.tier.nodes > 1 {
+        format!("{}; ", s.tier.describe())
+    } else {
+        String::new()
+    }
+}
+
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -215,7 +223,8 @@ impl Report {
         Report {
             traffic: t.description.clone(),
             setup: format!(
-                "{} sensors of {} MB/s, V = {}, F = {}, CUSUM C = {}, β = {}, th_y = {}, interval {} s",
+                "{}{} sensors of {} MB/s, V = {}, F = {}, CUSUM C = {}, β = {}, th_y = {}, interval {} s",
+                tier_words(s),
                 s.sensors,
                 s.capacity / 1e6,
                 s.blb_variance_bound(),

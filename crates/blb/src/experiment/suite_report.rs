@@ -292,7 +292,8 @@ impl SuiteReport {
             seeds: settings.seeds,
             first_seed: settings.first_seed,
             setup: format!(
-                "{} sensors, V = {}, F = {}, λ = {}, CUSUM C = {}, β = {}, th_y = {}; capacity 10 MB/s unless the scenario says otherwise",
+                "{}{} sensors, V = {}, F = {}, λ = {}, CUSUM C = {}, β = {}, th_y = {}; capacity 10 MB/s unless the scenario says otherwise",
+                super::report::tier_words(b),
                 b.sensors,
                 b.blb_variance_bound(),
                 b.blb.duplication,

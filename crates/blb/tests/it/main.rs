@@ -17,6 +17,7 @@ mod live_failover;
 mod live_loss;
 mod live_replay;
 mod malformed;
+mod scale_out;
 mod sensor_loss;
 mod shared_pcaps;
 mod skip;

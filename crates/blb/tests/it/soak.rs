@@ -260,18 +260,7 @@ struct Fragment {
 
 /// tshark's fields of every IP fragment in `files` (merged, file index = interface id).
 fn tshark_fragments(files: &[PathBuf], scratch: &Path) -> Vec<Fragment> {
-    let merged = scratch.join("merged.pcapng");
-    let o = Command::new("mergecap")
-        .args(["-a", "-I", "none", "-F", "pcapng", "-w"])
-        .arg(&merged)
-        .args(files)
-        .output()
-        .expect("mergecap runs");
-    assert!(
-        o.status.success(),
-        "mergecap: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let merged = merge_outputs(files, scratch);
     let fields = [
         "frame.interface_id",
         "frame.time_epoch",

@@ -248,18 +248,7 @@ fn kinds(protocols: &str) -> BTreeSet<&'static str> {
 
 /// tshark's fields for every frame of `files`, merged (interface id = file index).
 fn dissect(files: &[PathBuf], scratch: &Path, decode_as: &[&str]) -> Vec<Row> {
-    let merged = scratch.join("merged.pcapng");
-    let o = Command::new("mergecap")
-        .args(["-a", "-I", "none", "-F", "pcapng", "-w"])
-        .arg(&merged)
-        .args(files)
-        .output()
-        .expect("mergecap runs");
-    assert!(
-        o.status.success(),
-        "mergecap: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let merged = merge_outputs(files, scratch);
     let mut cmd = Command::new("tshark");
     cmd.args([
         "-n",

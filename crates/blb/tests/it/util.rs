@@ -93,10 +93,9 @@ fn first(field: &str) -> String {
     field.split(',').next().unwrap_or("").to_string()
 }
 
-/// Merge outputs with `mergecap -a -I none` (interface id = file index) and let tshark list,
-/// per packet, the file index and its bidirectional 5-tuple (None for non-IP frames and IP
-/// fragments, which carry no ports). Also checks that tshark reads the files cleanly.
-pub fn tshark_flows(files: &[PathBuf], scratch: &Path) -> Vec<(usize, Option<TsharkFlow>)> {
+/// Merge `files` into `scratch/merged.pcapng` with `mergecap -a -I none`, so that a frame's
+/// interface id is the index of its file (its sensor); returns the merged file.
+pub fn merge_outputs(files: &[PathBuf], scratch: &Path) -> PathBuf {
     let merged = scratch.join("merged.pcapng");
     let o = Command::new("mergecap")
         .args(["-a", "-I", "none", "-F", "pcapng", "-w"])
@@ -109,6 +108,14 @@ pub fn tshark_flows(files: &[PathBuf], scratch: &Path) -> Vec<(usize, Option<Tsh
         "mergecap failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    merged
+}
+
+/// Merge outputs with `mergecap -a -I none` (interface id = file index) and let tshark list,
+/// per packet, the file index and its bidirectional 5-tuple (None for non-IP frames and IP
+/// fragments, which carry no ports). Also checks that tshark reads the files cleanly.
+pub fn tshark_flows(files: &[PathBuf], scratch: &Path) -> Vec<(usize, Option<TsharkFlow>)> {
+    let merged = merge_outputs(files, scratch);
     let o = Command::new("tshark")
         .args([
             "-n",

@@ -1,5 +1,6 @@
-//! Error kinds of the binary: bad usage or settings (exit status 2) versus failures at run
-//! time (exit status 1).
+//! Error kinds the `blb` binary maps to exit statuses: bad usage or settings (exit status 2)
+//! versus failures at run time (exit status 1). The daemon's runtime reports its errors as
+//! `anyhow` chains whose root is one of these or a library layer's own `thiserror` enum.
 
 /// A usage or settings error: the command line, the configuration file or a value in them is
 /// wrong. The message is one sentence naming the flag, setting or file.

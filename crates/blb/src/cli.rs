@@ -1,5 +1,6 @@
 //! Raw command-line flags (first stage of argument handling). Nothing here is validated beyond
 //! its type: `settings` turns these, merged with the configuration file, into checked settings.
+//! The flags of `blb balance` live in `blb_daemon::args`, beside the settings they feed.
 
 use std::path::PathBuf;
 

@@ -37,7 +37,7 @@ for _ in $(seq 100); do
         1.3.6.1.2.1.1.1.0 >/dev/null 2>&1 && break
     sleep 0.2
 done
-cargo build --release -p blb-fuzz --example snmp_crates
+cargo build --release -p blb-fuzz --features snmp-crates --example snmp_crates
 ./target/release/examples/snmp_crates --mutations "$mutations" --agent "127.0.0.1:$port"
 
 # --- 2. Dependencies and binary size.

@@ -6,7 +6,7 @@
 //! codec. bench/snmp_codecs.sh runs it against an snmpd of its own and adds each crate's
 //! dependencies and binary size.
 //!
-//! `cargo run --release -p blb-fuzz --example snmp_crates -- [--mutations N] [--agent ADDR]`
+//! `cargo run --release -p blb-fuzz --features snmp-crates --example snmp_crates -- [--mutations N] [--agent ADDR]`
 //!
 //! snmp2 has no public encoder outside its sessions (its `Buf` and `build_*` are private),
 //! so it is timed and fuzzed as a decoder only, and walks with its own `SyncSession`.

@@ -9,7 +9,7 @@
 //! # Why an own codec (issue 11, item 4)
 //!
 //! Weighed against the kept crates snmp2 0.5.3, rasn-snmp 0.30.0 and csnmp 0.6.0 with
-//! `bench/snmp_codecs.sh` (it runs `cargo run --release -p blb-fuzz --example snmp_crates --
+//! `bench/snmp_codecs.sh` (it runs `cargo run --release -p blb-fuzz --features snmp-crates --example snmp_crates --
 //! --mutations 5000000 --agent 127.0.0.1:PORT` against a Debian snmpd 5.9.3 on loopback with
 //! both hrProcessorLoad rows pinned, then counts dependencies and sizes). One release build,
 //! one run for all codecs, the same inputs to each; a 2-core VM shared with other builds

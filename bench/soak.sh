@@ -42,7 +42,9 @@ ceiling() {
   local entries=$(($(next_pow2 "$FLOW_CAP") * (128 + 4)))
   local index=$(($(next_pow2 $((FLOW_CAP * 16 / 7 + 1))) * 49))
   local fragments=$(($(next_pow2 $((65536 * 16 / 7 + 1))) * 57 + 2 * 65536 * 48))
-  local hold=$((4 * MIB + 16384 * 128 + 4 * MIB))
+  # Held fragments: 2 × fragment_hold_bytes, the records (fragment_hold_bytes / 256 × 176)
+  # and the datagrams (fragment_hold_datagrams × 448), as docs/memory.md writes it.
+  local hold=$((2 * 4 * MIB + 4 * MIB / 256 * 176 + 4096 * 448))
   local destinations=$(($(next_pow2 $((1048576 * 8 / 7))) * 41))
   local samples=$((2 * 3600 * 32))
   local writer=$(((SENSORS + 33) * MIB))

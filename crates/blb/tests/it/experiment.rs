@@ -22,15 +22,7 @@ fn shortened_paper_experiment_reproduces_the_result() {
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("| blb |"), "{table}");
     let r = read_summary(&out.join("report.json"));
-    let get = |name: &str| {
-        r["results"]
-            .as_array()
-            .expect("results")
-            .iter()
-            .find(|x| x["algorithm"] == name)
-            .cloned()
-            .expect(name)
-    };
+    let get = |name: &str| algorithm_result(&r, name);
     let single = get("single");
     let t = single["detection_secs"].as_f64().expect("single detects");
     assert!(

@@ -50,15 +50,7 @@ fn two_nodes_keep_the_flood_on_the_victims_node() {
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("2 nodes behind a broker"), "{table}");
     let r = read_summary(&out.join("report.json"));
-    let get = |name: &str| {
-        r["results"]
-            .as_array()
-            .expect("results")
-            .iter()
-            .find(|x| x["algorithm"] == name)
-            .cloned()
-            .expect(name)
-    };
+    let get = |name: &str| algorithm_result(&r, name);
     // `single` sends everything a node gets to that node's first sensor: every attack packet
     // and every attacker on one sensor means the broker sent the whole flood to one node.
     let single = get("single");

@@ -58,6 +58,17 @@ pub fn read_summary(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("summary is JSON")
 }
 
+/// The row of `algorithm` in an experiment's `report.json`.
+pub fn algorithm_result(report: &serde_json::Value, algorithm: &str) -> serde_json::Value {
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|x| x["algorithm"] == algorithm)
+        .cloned()
+        .expect(algorithm)
+}
+
 /// Packets tcpdump reads from a file, and whether it read the file without complaint.
 pub fn tcpdump_count(file: &Path) -> (u64, bool) {
     // `-#` numbers each packet's first line; hex dumps of odd frames add unnumbered lines.

@@ -3,8 +3,10 @@
 //! back. Pure bookkeeping with time as an argument, so it is tested without I/O.
 //!
 //! A sensor is out of service while any reason holds:
-//! * `interface_down`: its delivery interface is not up and running (when it comes back,
-//!   the sends that failed meanwhile are forgotten);
+//! * `interface_down`: its delivery interface is not up and running. It comes back when seen
+//!   up and running at two checks in a row: the kernel reports a link running a moment before
+//!   it gives the link a working queueing discipline, and a frame sent in between is dropped
+//!   while the send reports success. The sends that failed meanwhile are then forgotten;
 //! * `send_failing`: `send_errors_down` sends in a row failed on the way to it; it is tried
 //!   again after `retry_after` (and leaves again at once if sends still fail);
 //! * `reports_stale`: it is expected to report its load (SNMP or push) and no report came for
@@ -113,6 +115,8 @@ pub struct Transition {
 #[derive(Clone, Debug, Default)]
 struct SensorHealth {
     reasons: Reasons,
+    /// Its interface, down before, was seen up at the last check.
+    seen_up: bool,
     send_down_since: Option<Duration>,
     last_report: Option<Duration>,
     expects_reports: bool,
@@ -169,13 +173,17 @@ impl Health {
         let before = s.reasons;
         let mut reset = false;
         if let Some(up) = obs.interface_up {
-            if up && s.reasons.has(Reason::InterfaceDown) {
+            let was_down = s.reasons.has(Reason::InterfaceDown);
+            let back = up && was_down && s.seen_up;
+            s.seen_up = up && was_down && !back;
+            if back {
                 // The sends that failed while the interface was down say nothing more.
                 s.reasons.set(Reason::SendFailing, false);
                 s.send_down_since = None;
                 reset = true;
             }
-            s.reasons.set(Reason::InterfaceDown, !up);
+            s.reasons
+                .set(Reason::InterfaceDown, !up || (was_down && !back));
         }
         if s.reasons.has(Reason::SendFailing) {
             let since = s.send_down_since.unwrap_or(now);
@@ -248,7 +256,14 @@ mod tests {
             interface_up: Some(true),
             consecutive_send_errors: 99,
         };
-        let t = h.observe(1, up, s(3)).expect("a change");
+        // Seen up once: still out (the kernel may not have given it a queueing discipline).
+        assert_eq!(h.observe(1, up, s(3)), None);
+        assert!(h.reasons(1).has(Reason::InterfaceDown));
+        // Down again in between: the count starts over.
+        assert_eq!(h.observe(1, down, s(3)), None);
+        assert_eq!(h.observe(1, up, s(4)), None);
+        // Up at two checks in a row: back, and the failed sends are forgotten.
+        let t = h.observe(1, up, s(5)).expect("a change");
         assert!(t.after.is_empty() && t.reset_send_errors);
         assert!(h.reasons(0).is_empty());
     }

@@ -112,6 +112,24 @@ impl Handler for Control {
 }
 
 impl Control {
+    /// The control endpoint for sensors `names`, taking state changes with `token` (none:
+    /// read-only), sending them to the loop on `commands`, answering `/status` from
+    /// `snapshot`; wrong tokens are logged at most once per period.
+    pub fn new(
+        names: Vec<String>,
+        token: Option<String>,
+        commands: Sender<Envelope>,
+        snapshot: Arc<Mutex<Snapshot>>,
+    ) -> Self {
+        Control {
+            names,
+            token,
+            commands: Mutex::new(commands),
+            snapshot,
+            wrong_token_log: Mutex::new(Default::default()),
+        }
+    }
+
     fn authorise(&self, req: &Request) -> Option<Response> {
         let Some(token) = &self.token else {
             return Some(Response::json(

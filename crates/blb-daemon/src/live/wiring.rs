@@ -189,13 +189,12 @@ pub fn start_endpoints(
         if live.control_token.is_none() {
             tracing::warn!("no control_token configured: the control endpoint is read-only");
         }
-        let c = Control {
-            names: names.to_vec(),
-            token: live.control_token.clone(),
-            commands: Mutex::new(commands.clone()),
-            snapshot: Arc::clone(snapshot),
-            wrong_token_log: Mutex::new(Default::default()),
-        };
+        let c = Control::new(
+            names.to_vec(),
+            live.control_token.clone(),
+            commands.clone(),
+            Arc::clone(snapshot),
+        );
         let server = Server::bind(addr, "control endpoint", Arc::new(c))?;
         tracing::info!(address = %server.local_addr(), "control endpoint listening");
         servers.push(server);

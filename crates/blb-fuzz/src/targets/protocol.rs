@@ -65,13 +65,12 @@ fn endpoints_once() -> &'static (Control, Metrics) {
         std::thread::spawn(move || answer(rx));
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let names = vec!["a".to_string(), "b".to_string()];
-        let control = Control {
-            names: names.clone(),
-            token: Some("a-long-enough-token".into()),
-            commands: Mutex::new(tx),
-            snapshot: Arc::clone(&snapshot),
-            wrong_token_log: Mutex::new(Default::default()),
-        };
+        let control = Control::new(
+            names.clone(),
+            Some("a-long-enough-token".into()),
+            tx,
+            Arc::clone(&snapshot),
+        );
         let metrics = Metrics {
             names,
             counters: (0..2)

@@ -33,13 +33,7 @@ fn endpoints() -> (Server, Server) {
     });
     let snapshot = Arc::new(Mutex::new(Snapshot::default()));
     let names = vec!["sensor-0".to_string(), "sensor-1".to_string()];
-    let control = Control {
-        names: names.clone(),
-        token: Some(TOKEN.into()),
-        commands: Mutex::new(tx),
-        snapshot: Arc::clone(&snapshot),
-        wrong_token_log: Mutex::new(Default::default()),
-    };
+    let control = Control::new(names.clone(), Some(TOKEN.into()), tx, Arc::clone(&snapshot));
     let metrics = Metrics {
         names,
         counters: (0..2)

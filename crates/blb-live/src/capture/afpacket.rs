@@ -128,6 +128,17 @@ unsafe impl Send for AfPacketSource {}
 impl AfPacketSource {
     /// Open a capture on `interface`. Needs root or `CAP_NET_RAW`.
     pub fn open(interface: &str, cfg: &AfPacketConfig) -> Result<Self, LiveError> {
+        Self::open_with(interface, cfg, false)
+    }
+
+    /// [`open`](Self::open); with `rejecting`, the socket refuses every frame from its bind
+    /// on, until [`accept_again`](Self::accept_again) (a fanout group's members are joined
+    /// before any of them takes a frame, so none is captured twice).
+    pub(crate) fn open_with(
+        interface: &str,
+        cfg: &AfPacketConfig,
+        rejecting: bool,
+    ) -> Result<Self, LiveError> {
         let ctx = format!("capture on {interface}");
         cfg.validate()
             .map_err(|e| LiveError::Invalid(format!("{ctx}: {e}")))?;
@@ -222,8 +233,52 @@ impl AfPacketSource {
             .map_err(|e| io(&ctx, "entering promiscuous mode", e))?;
         }
 
+        if rejecting {
+            src.reject_all()
+                .map_err(|e| io(&ctx, "refusing frames until the group is joined", e))?;
+        }
         iface::bind_packet(&src.fd, &ctx, ifindex, libc::ETH_P_ALL as u16)?;
         Ok(src)
+    }
+
+    /// The socket, for the fanout group's options.
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// Attach a socket filter that refuses every frame.
+    fn reject_all(&self) -> std::io::Result<()> {
+        let mut reject_all = [libc::sock_filter {
+            code: 0x06, // BPF_RET | BPF_K: accept 0 bytes
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: reject_all.as_mut_ptr(),
+        };
+        setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+    }
+
+    /// Remove the filter of [`open_with`](Self::open_with)`(.., true)`: frames enter the ring.
+    pub(crate) fn accept_again(&self) -> Result<(), LiveError> {
+        // SO_DETACH_FILTER is 27 on every Linux architecture (the libc crate does not
+        // export it for Linux); the value passed is ignored.
+        const SO_DETACH_FILTER: libc::c_int = 27;
+        setsockopt(
+            &self.fd,
+            libc::SOL_SOCKET,
+            SO_DETACH_FILTER,
+            &(0 as libc::c_int),
+        )
+        .map_err(|e| {
+            io(
+                &format!("capture on {}", self.name),
+                "starting the capture",
+                e,
+            )
+        })
     }
 
     /// Frames skipped here because the host itself sent them (`ignore_outgoing`). Always 0
@@ -316,17 +371,7 @@ impl PacketSource for AfPacketSource {
     /// any more, and the kernel still retires the block being filled after the block
     /// timeout, so what was captured can be drained.
     fn stop(&mut self) -> Result<(), LiveError> {
-        let mut reject_all = [libc::sock_filter {
-            code: 0x06, // BPF_RET | BPF_K: accept 0 bytes
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }];
-        let prog = libc::sock_fprog {
-            len: 1,
-            filter: reject_all.as_mut_ptr(),
-        };
-        setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog).map_err(|e| {
+        self.reject_all().map_err(|e| {
             io(
                 &format!("capture on {}", self.name),
                 "stopping the capture",

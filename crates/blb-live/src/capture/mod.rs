@@ -2,6 +2,7 @@
 //! build) and the libpcap backend (feature `pcap`), and a poll(2) helper to wait on several.
 
 pub mod afpacket;
+pub mod fanout;
 #[cfg(feature = "pcap")]
 pub mod libpcap;
 

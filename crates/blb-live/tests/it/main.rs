@@ -5,6 +5,7 @@
 mod afpacket;
 mod batch;
 mod deliver;
+mod fanout;
 mod http;
 mod netns;
 mod queue_tests;

@@ -36,6 +36,10 @@ pub struct BalanceArgs {
     /// Stop live balancing after SECS seconds (default: run until SIGINT or SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Balancing workers, each draining its own capture ring of every interface (a
+    /// PACKET_FANOUT group); default: the cores available, at most 4 (1 with --backend pcap).
+    #[arg(long, value_name = "K")]
+    pub workers: Option<usize>,
     /// Number of sensors (1 to 64).
     #[arg(short = 'n', long, value_name = "N")]
     pub sensors: Option<usize>,

@@ -45,6 +45,8 @@ pub struct LiveSection {
     pub ring_block_timeout_ms: Option<u32>,
     /// Put the capture interfaces in promiscuous mode.
     pub promiscuous: Option<bool>,
+    /// Balancing workers (af-packet): each drains its own ring of every interface.
+    pub workers: Option<usize>,
     /// Batches each sensor's queue holds before it drops.
     pub queue_batches: Option<usize>,
     /// Frames per batch.

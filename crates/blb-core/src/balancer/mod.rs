@@ -131,7 +131,7 @@ impl Assignment {
 }
 
 /// The interface every balancing algorithm implements.
-pub trait Balancer: std::fmt::Debug {
+pub trait Balancer: std::fmt::Debug + Send {
     /// The algorithm's name as the command line spells it.
     fn name(&self) -> &'static str;
 

@@ -52,8 +52,10 @@ pub struct CaptureSnap {
 pub struct Snapshot {
     /// Per sensor.
     pub sensors: Vec<SensorSnap>,
-    /// Per capture interface.
+    /// Per capture interface (summed over the workers' rings).
     pub capture: Vec<CaptureSnap>,
+    /// Frames each balancing worker took.
+    pub workers: Vec<u64>,
     /// Packets handled.
     pub packets_in: u64,
     /// Bytes handled.

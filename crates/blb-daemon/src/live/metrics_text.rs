@@ -345,6 +345,15 @@ impl Scrape {
             "blb_capture_kernel_drops_total",
             "Packets the kernel dropped before blb saw them (capture ring full).",
             cap.iter().map(|c| (iface(c), counter(c.dropped))),
+        )?;
+        out.family(
+            "blb_worker_packets_total",
+            "Packets each balancing worker took from its capture rings (the kernel's fanout spreads connections over the workers).",
+            self.snap
+                .workers
+                .iter()
+                .enumerate()
+                .map(|(w, n)| ([("worker", w.to_string())], counter(*n))),
         )
     }
 

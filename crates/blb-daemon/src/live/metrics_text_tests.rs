@@ -34,6 +34,7 @@ fn names_and_values_are_the_text_endpoints() {
             received: 9,
             dropped: 1,
         }],
+        workers: vec![30, 12],
         packets_in: 42,
         drops: vec![("flow_cutoff", 3)],
         flows_live: 5,
@@ -44,6 +45,8 @@ fn names_and_values_are_the_text_endpoints() {
     for line in [
         "# TYPE blb_packets counter",
         "blb_packets_total 42",
+        "blb_worker_packets_total{worker=\"0\"} 30",
+        "blb_worker_packets_total{worker=\"1\"} 12",
         "blb_sensor_packets_total{sensor=\"s0\"} 7",
         "blb_sensor_load_percent{sensor=\"s0\"} 12.5",
         "blb_sensor_up{sensor=\"s0\"} 1",

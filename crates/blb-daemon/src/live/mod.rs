@@ -3,11 +3,12 @@
 //! deliveries (a local interface, rotated pcap files, VXLAN), each on its own thread behind
 //! a bounded queue.
 //!
-//! One thread runs the balancing loop: it drains the capture rings, lets the engine decide,
-//! and queues the frames; every 100 ms it applies control commands and load reports and
-//! checks the sensors' health (taking sensors out of service or back, see [`health`]); the
-//! sensors' own loss sources ([`feeds`]) send floors of their loads the same way; every
-//! second it publishes a snapshot for the metrics and control endpoints. SIGINT and SIGTERM
+//! Balancing workers ([`workers`]) drain the capture rings, parse, and let the one shared
+//! engine decide and queue each frame. The first worker also runs the loop's timers: every
+//! 100 ms it applies control commands and load reports and checks the sensors' health
+//! (taking sensors out of service or back, see [`health`]); the sensors' own loss sources
+//! ([`feeds`]) send floors of their loads the same way; every second it publishes a
+//! snapshot for the metrics and control endpoints. SIGINT and SIGTERM
 //! stop it cleanly: queues drained, files flushed, the summary printed.
 
 pub mod bypass;
@@ -23,6 +24,7 @@ mod run;
 pub mod settings;
 pub mod summary;
 mod wiring;
+mod workers;
 
 pub use run::run;
 
@@ -34,9 +36,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use blb_core::Engine;
 use blb_core::hold::{Decision, HoldHandle};
 use blb_core::limits::FiveTuple;
+use blb_core::packet::PacketMeta;
 use blb_core::sensor::{SensorId, SensorSet};
 use blb_core::stats::DropReason;
-use blb_live::capture::PacketSource;
 use blb_live::deliver::queue::SensorQueue;
 
 use crate::pipeline::held::HeldFrames;
@@ -76,8 +78,6 @@ struct Loop<'a> {
     changed: bool,
     /// Packets and bytes routed to each sensor (only ever grow, for the metrics' counters).
     routed: Vec<(u64, u64)>,
-    /// Per capture source, the error it last failed with (said once, until it works again).
-    capture_errors: Vec<Option<String>>,
     /// Frames the engine holds (fragments waiting for their first fragment).
     held: HeldFrames,
     released: Vec<(HoldHandle, SensorSet)>,
@@ -90,57 +90,23 @@ struct Loop<'a> {
 }
 
 impl Loop<'_> {
-    /// Drain every source once; returns the frames taken and whether any source failed. A
-    /// capture interface that goes down (a cable pulled, a flapping tap) must not stop the
-    /// balancer: its failure is said once, and the source is tried again.
-    fn drain_all(&mut self, sources: &mut [Box<dyn PacketSource>]) -> (usize, bool) {
-        let (mut got, mut failing) = (0, false);
-        for (k, src) in sources.iter_mut().enumerate() {
-            match self.drain(src.as_mut()) {
-                Ok(n) => {
-                    got += n;
-                    if n > 0 && self.capture_errors[k].take().is_some() {
-                        tracing::info!(interface = src.name(), "capture works again");
-                    }
-                }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    if self.capture_errors[k].as_deref() != Some(msg.as_str()) {
-                        tracing::error!(interface = src.name(), error = %msg, "capture failed; retrying");
-                        self.capture_errors[k] = Some(msg);
-                    }
-                    failing = true;
-                }
-            }
-        }
-        (got, failing)
-    }
-
-    /// Drain one source: decide and queue every frame it has ready (a held frame is copied
-    /// and queued when the engine releases it, before the frame that released it).
-    fn drain(&mut self, src: &mut dyn PacketSource) -> anyhow::Result<usize> {
-        let (link_type, tunnels) = (src.link_type(), self.tunnels);
+    /// Decide one captured frame (parsed into `meta`) and queue it; a held frame is copied
+    /// and queued when the engine releases it, before the frame that released it.
+    fn take_frame(&mut self, link_type: u32, frame: blb_live::Frame<'_>, meta: &PacketMeta) {
+        self.last_frame_ns = self.last_frame_ns.max(frame.ts);
         let (engine, queues, dropped) = (&mut *self.engine, &mut *self.queues, &mut self.dropped);
         let (routed, held, released) = (&mut self.routed, &mut self.held, &mut self.released);
-        let last_frame_ns = &mut self.last_frame_ns;
-        let n = src.drain(BURST, &mut |frame| {
-            *last_frame_ns = frame.ts;
-            let meta =
-                blb_wire::parse_with(tunnels, link_type, frame.ts, frame.wire_len, frame.data);
-            let decision = engine.handle_or_hold(&meta, held.next_handle());
-            if decision == Decision::Held {
-                held.hold(link_type, frame.ts, frame.wire_len, frame.data);
-            }
-            engine.released(released);
-            if !released.is_empty() {
-                hold::queue_released(held, released, queues, routed, dropped);
-            }
-            if let Decision::Send(sensors) = decision {
-                hold::queue_frame(queues, routed, dropped, link_type, frame, sensors);
-            }
-        })?;
-        self.settle_drops();
-        Ok(n)
+        let decision = engine.handle_or_hold(meta, held.next_handle());
+        if decision == Decision::Held {
+            held.hold(link_type, frame.ts, frame.wire_len, frame.data);
+        }
+        engine.released(released);
+        if !released.is_empty() {
+            hold::queue_released(held, released, queues, routed, dropped);
+        }
+        if let Decision::Send(sensors) = decision {
+            hold::queue_frame(queues, routed, dropped, link_type, frame, sensors);
+        }
     }
 
     /// Hand partial batches to the delivery threads.
@@ -331,8 +297,8 @@ impl Loop<'_> {
         }
     }
 
-    /// What the endpoints show.
-    fn snapshot(&mut self, sources: &mut [Box<dyn PacketSource>]) -> Snapshot {
+    /// What the endpoints show; `capture` and `workers` come from the workers' [`Board`].
+    fn snapshot(&mut self, capture: Vec<CaptureSnap>, workers: Vec<u64>) -> Snapshot {
         let now = wall_nanos();
         let estimated = self.engine.estimated_loads();
         let loads = self.engine.loads();
@@ -363,17 +329,6 @@ impl Loop<'_> {
                 }
             })
             .collect();
-        let capture = sources
-            .iter_mut()
-            .map(|s| {
-                let c = s.stats().unwrap_or_default();
-                CaptureSnap {
-                    interface: s.name().to_string(),
-                    received: c.received,
-                    dropped: c.dropped,
-                }
-            })
-            .collect();
         let in_service: Vec<f64> = up
             .iter()
             .filter_map(|s| loads.get(usize::from(s)).copied())
@@ -392,6 +347,7 @@ impl Loop<'_> {
         Snapshot {
             sensors,
             capture,
+            workers,
             packets_in: st.packets_in,
             bytes_in: st.bytes_in,
             drops: st.drops.iter().collect(),

@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use blb_core::Engine;
 use blb_core::sensor::SensorId;
 use blb_live::capture::{PacketSource, wait_readable};
+
+use super::workers::{self, Board, Capture};
 use blb_live::deliver::queue::{SensorCounters, SensorQueue};
 use blb_live::http::Server;
 
@@ -36,8 +38,14 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let stop = signal_handlers()?;
     let mut p = Parts::start(settings, live, &stop)?;
-    let fds: Vec<_> = p.sources.iter().map(|s| s.raw_fd()).collect();
-    let mut looped = Loop {
+    let board = Board::new(p.sources.len(), &live.interfaces);
+    let several = p.sources.len() > 1;
+    let mut captures: Vec<Capture> = std::mem::take(&mut p.sources)
+        .into_iter()
+        .enumerate()
+        .map(|(w, sources)| Capture::new(w, sources, several))
+        .collect();
+    let shared = Mutex::new(Loop {
         engine: &mut p.engine,
         queues: &mut p.queues,
         counters: &p.counters,
@@ -50,32 +58,40 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         last_snapshot: started,
         changed: false,
         routed: vec![(0, 0); p.names.len()],
-        capture_errors: vec![None; p.sources.len()],
         held: HeldFrames::new(settings.engine.fragment_hold_bytes),
         released: Vec::new(),
         last_frame_ns: 0,
         feeds: &p.feeds,
         tunnels: settings.tunnels,
-    };
+    });
     let deadline = live.duration.map(|d| started + d);
-    let (stopped_by, capture_error) = balance(
-        &mut looped,
-        &mut p.sources,
-        &fds,
-        &p.rx,
-        &p.snapshot,
-        &stop,
-        deadline,
-    );
-    tracing::info!(stopped_by, "live balancing stopping");
-    take_captured(&mut looped, &mut p.sources, &fds, live);
-    // End of input: the engine releases the fragments it still holds; they go out before the
-    // queues close.
+    let (first, others) = captures.split_at_mut(1);
+    let main = &mut first[0];
+    let (stopped_by, capture_error) = std::thread::scope(|scope| {
+        for c in others.iter_mut() {
+            let (shared, board) = (&shared, &board);
+            std::thread::Builder::new()
+                .name(format!("blb-worker-{}", c.worker()))
+                .spawn_scoped(scope, move || c.run(shared, board, live))
+                .context("cannot start a balancing worker")?;
+        }
+        let out = balance(main, &shared, &p.rx, &p.snapshot, &board, &stop, deadline);
+        tracing::info!(stopped_by = out.0, "live balancing stopping");
+        board.halt.store(true, Ordering::Relaxed);
+        main.take_captured(&shared, live);
+        anyhow::Ok(out)
+    })?;
+    // Every worker has taken what it captured. End of input: the engine releases the
+    // fragments it still holds; they go out before the queues close.
+    main.publish(&board);
+    let mut looped = workers::lock(&shared);
     looped.engine.finish();
     looped.push_released();
     looped.flush();
-    let last = looped.snapshot(&mut p.sources);
+    let last = looped.snapshot(board.capture(), board.frames());
     drop(looped);
+    drop(shared);
+    drop(captures);
     stop.store(true, Ordering::Relaxed);
     let close_error = p.shut_down();
     let mut summary = p.summary(settings, live, &last, stopped_by);
@@ -103,7 +119,8 @@ fn signal_handlers() -> anyhow::Result<Arc<AtomicBool>> {
 /// What a run owns between its start and its summary.
 struct Parts {
     engine: Engine,
-    sources: Vec<Box<dyn PacketSource>>,
+    /// Per worker, its ring of every capture interface.
+    sources: Vec<Vec<Box<dyn PacketSource>>>,
     queues: Vec<SensorQueue>,
     counters: Vec<Arc<SensorCounters>>,
     /// Each sensor's delivery, described for a person.
@@ -131,7 +148,7 @@ impl Parts {
         let balancer = crate::pipeline::build_balancer(settings)?;
         let engine = Engine::new(crate::pipeline::engine_config(settings), balancer)?;
         let sources = wiring::open_sources(live)?;
-        let link_types: Vec<u32> = sources.iter().map(|s| s.link_type()).collect();
+        let link_types: Vec<u32> = sources[0].iter().map(|s| s.link_type()).collect();
         let (queues, counters, descriptions) = wiring::open_deliveries(live, &link_types)?;
         let names: Vec<String> = live.sensors.iter().map(|s| s.name.clone()).collect();
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
@@ -156,6 +173,7 @@ impl Parts {
         );
         tracing::info!(
             interfaces = ?live.interfaces,
+            workers = sources.len(),
             sensors = names.len(),
             algorithm,
             "live balancing started"
@@ -234,6 +252,7 @@ impl Parts {
         });
         summary.add_live(summary::LiveSummary {
             capture: capture.collect(),
+            workers: last.workers.clone(),
             delivery: delivery.collect(),
             failover: engine.failover_stats(),
             loss: loss.collect(),
@@ -245,19 +264,21 @@ impl Parts {
     }
 }
 
-/// The balancing loop: commands, a burst from every capture, held fragments' time limits,
-/// and every tick the health checks and the engine's timers, every second a snapshot. Returns
-/// why it stopped, and the capture error that stopped it, if one did.
+/// The balancing loop of the first worker: commands, a burst from each of its rings, held
+/// fragments' time limits, and every tick the health checks and the engine's timers, every
+/// second a snapshot. Returns why it stopped, and the capture error that stopped it, if one
+/// did (its own, or another worker's).
 fn balance(
-    looped: &mut Loop,
-    sources: &mut [Box<dyn PacketSource>],
-    fds: &[std::os::fd::RawFd],
+    main: &mut Capture,
+    shared: &Mutex<Loop>,
     rx: &mpsc::Receiver<Envelope>,
     snapshot: &Mutex<Snapshot>,
+    board: &Board,
     stop: &AtomicBool,
     deadline: Option<Instant>,
 ) -> (&'static str, Option<anyhow::Error>) {
-    let (mut next_tick, mut next_snapshot) = (looped.started, looped.started);
+    let started = workers::lock(shared).started;
+    let (mut next_tick, mut next_snapshot) = (started, started);
     loop {
         if stop.load(Ordering::Relaxed) {
             return ("signal", None);
@@ -265,65 +286,51 @@ fn balance(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return ("duration", None);
         }
+        if board.halt.load(Ordering::Relaxed) {
+            return ("capture error", board.take_fatal());
+        }
         // Commands before every burst, so a bypass or a drain applies to every frame taken
         // after it arrived but one burst (or after one wait, 20 ms at most, when idle).
-        looped.commands(rx);
-        let (got, failing) = looped.drain_all(sources);
+        workers::lock(shared).commands(rx);
+        let (got, failing) = main.drain_all(shared);
         if failing && got == 0 {
             std::thread::sleep(TICK);
         }
-        // Held fragments never wait past their time limit, traffic or not.
-        looped.expire_holds();
-        if got == 0 {
-            looped.flush();
-            if let Err(e) = wait_readable(fds, looped.wait_ms(20)) {
-                return ("capture error", Some(anyhow::Error::new(e)));
+        let wait_ms = {
+            let mut looped = workers::lock(shared);
+            // Held fragments never wait past their time limit, traffic or not.
+            looped.expire_holds();
+            if got == 0 {
+                looped.flush();
             }
+            looped.wait_ms(20)
+        };
+        if got == 0
+            && let Err(e) = wait_readable(&main.fds, wait_ms)
+        {
+            return ("capture error", Some(anyhow::Error::new(e)));
         }
         let now = Instant::now();
         if now >= next_tick {
+            let mut looped = workers::lock(shared);
             looped.flush();
             looped.check_health();
             looped.engine.tick(wall_nanos());
             looped.push_released();
             next_tick = now + TICK;
         }
-        if now >= next_snapshot || looped.changed {
-            looped.changed = false;
-            let snap = looped.snapshot(sources);
+        let changed = workers::lock(shared).changed;
+        if now >= next_snapshot || changed {
+            main.publish(board);
+            let snap = {
+                let mut looped = workers::lock(shared);
+                looped.changed = false;
+                looped.snapshot(board.capture(), board.frames())
+            };
             if let Ok(mut s) = snapshot.lock() {
                 *s = snap;
             }
             next_snapshot = now + SNAPSHOT_EVERY;
-        }
-    }
-}
-
-/// Take the frames already captured: stop each capture, then drain until the kernel has
-/// handed over the block it was filling (after the block timeout).
-fn take_captured(
-    looped: &mut Loop,
-    sources: &mut [Box<dyn PacketSource>],
-    fds: &[std::os::fd::RawFd],
-    live: &LiveSettings,
-) {
-    for src in sources.iter_mut() {
-        if let Err(e) = src.stop() {
-            tracing::warn!(interface = src.name(), error = %e, "cannot stop the capture");
-        }
-    }
-    let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50)
-        .min(Duration::from_secs(2));
-    let until = Instant::now() + settle;
-    let hard_stop = until + Duration::from_secs(1);
-    loop {
-        let (got, _) = looped.drain_all(sources);
-        let now = Instant::now();
-        if (now >= until && got == 0) || now >= hard_stop {
-            break;
-        }
-        if got == 0 {
-            let _ = wait_readable(fds, 10);
         }
     }
 }

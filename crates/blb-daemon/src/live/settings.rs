@@ -104,6 +104,9 @@ pub struct LiveSettings {
     pub ring_block_timeout_ms: u32,
     /// Promiscuous capture.
     pub promiscuous: bool,
+    /// Balancing workers; each has a ring of `ring_blocks / workers` blocks (at least 2) per
+    /// interface, in one fanout group per interface.
+    pub workers: usize,
     /// Batches per sensor queue.
     pub queue_batches: usize,
     /// Frames per batch.
@@ -183,6 +186,7 @@ impl LiveSettings {
                 "[live] ring_blocks must be between 2 and 65536, and the ring at most 64 GiB, not {ring_blocks} blocks of {ring_block_size} bytes"
             )));
         }
+        let workers = workers(args.workers.or(l.workers), backend)?;
         let queue_batches = l.queue_batches.unwrap_or(32);
         let batch_frames = l.batch_frames.unwrap_or(256);
         if !(1..=65_536).contains(&queue_batches) || !(1..=65_536).contains(&batch_frames) {
@@ -301,6 +305,7 @@ impl LiveSettings {
             ring_blocks,
             ring_block_timeout_ms: l.ring_block_timeout_ms.unwrap_or(10),
             promiscuous: l.promiscuous.unwrap_or(true),
+            workers,
             queue_batches,
             batch_frames,
             metrics,
@@ -313,6 +318,30 @@ impl LiveSettings {
             duration,
             sensors,
         })
+    }
+}
+
+/// Most workers by default: beyond that, the one engine they share is the limit (see the
+/// README's "Several workers").
+pub const DEFAULT_MAX_WORKERS: usize = 4;
+/// Most workers accepted.
+pub const MAX_WORKERS: usize = 64;
+
+/// `--workers` or `[live] workers`, checked; by default the cores available, at most
+/// [`DEFAULT_MAX_WORKERS`] (libpcap has no fanout: 1).
+fn workers(asked: Option<usize>, backend: Backend) -> anyhow::Result<usize> {
+    match asked {
+        Some(k) if !(1..=MAX_WORKERS).contains(&k) => Err(usage(format!(
+            "--workers (or [live] workers) must be between 1 and {MAX_WORKERS}, not {k}"
+        ))),
+        Some(k) if k > 1 && backend == Backend::Pcap => Err(usage(
+            "--workers above 1 needs --backend af-packet (libpcap cannot share an interface between rings)",
+        )),
+        Some(k) => Ok(k),
+        None if backend == Backend::Pcap => Ok(1),
+        None => Ok(std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(DEFAULT_MAX_WORKERS)),
     }
 }
 

@@ -312,3 +312,39 @@ fn loss_mistakes_are_named_by_their_key() {
     let c = live.sensors[0].loss.as_ref().expect("loss").config;
     assert_eq!((c.enter_percent, c.release_percent), (0.05, 0.05));
 }
+
+#[test]
+fn workers_default_to_the_cores_and_are_checked() {
+    let sensor = "[[sensor]]\ninterface = \"eth1\"\n";
+    let live = |a: &BalanceArgs, toml: &str| merge(a, toml).expect("valid").live.expect("live");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(
+        live(&args(&["eth0"]), sensor).workers,
+        cores.min(DEFAULT_MAX_WORKERS)
+    );
+    assert_eq!(
+        live(&args(&["eth0"]), &format!("[live]\nworkers = 3\n{sensor}")).workers,
+        3
+    );
+    let mut flag = args(&["eth0"]);
+    flag.workers = Some(2);
+    assert_eq!(
+        live(&flag, &format!("[live]\nworkers = 3\n{sensor}")).workers,
+        2,
+        "the flag wins over the file"
+    );
+    for k in [0, MAX_WORKERS + 1] {
+        flag.workers = Some(k);
+        let e = err(&flag, sensor);
+        assert!(e.contains("--workers") && e.contains(&k.to_string()), "{e}");
+    }
+    let e = err(&args(&["eth0"]), &format!("[live]\nworkers = 0\n{sensor}"));
+    assert!(e.contains("[live] workers"), "{e}");
+    if cfg!(feature = "pcap") {
+        let mut pcap = args(&["eth0"]);
+        pcap.backend = Some("pcap".into());
+        assert_eq!(live(&pcap, sensor).workers, 1);
+        pcap.workers = Some(2);
+        assert!(err(&pcap, sensor).contains("af-packet"));
+    }
+}

@@ -51,8 +51,10 @@ pub struct LossSummary {
 /// The live section of the summary.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LiveSummary {
-    /// Per capture interface.
+    /// Per capture interface (summed over the workers' rings).
     pub capture: Vec<CaptureSummary>,
+    /// Frames each balancing worker took from its rings.
+    pub workers: Vec<u64>,
     /// Per sensor.
     pub delivery: Vec<DeliverySummary>,
     /// Failover counters.
@@ -96,6 +98,14 @@ impl Summary {
             s += &format!(
                 "capture {}: {} packets, {} dropped by the kernel\n",
                 c.interface, c.received, c.kernel_dropped
+            );
+        }
+        if live.workers.len() > 1 {
+            let each: Vec<String> = live.workers.iter().map(u64::to_string).collect();
+            s += &format!(
+                "{} workers took {} packets\n",
+                live.workers.len(),
+                each.join(" / ")
             );
         }
         for d in &live.delivery {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use blb_live::capture::PacketSource;
-use blb_live::capture::afpacket::{AfPacketConfig, AfPacketSource};
+use blb_live::capture::afpacket::AfPacketConfig;
 use blb_live::deliver::FrameSink;
 use blb_live::deliver::interface::InterfaceSink;
 use blb_live::deliver::pcapfile::{PcapFileConfig, PcapFileSink};
@@ -23,24 +23,29 @@ use super::control::{Command, Control, Envelope};
 use super::metrics::{Metrics, Snapshot};
 use super::settings::{Backend, Delivery, LiveSettings};
 
-/// Open every capture interface.
-pub fn open_sources(live: &LiveSettings) -> anyhow::Result<Vec<Box<dyn PacketSource>>> {
-    let mut out: Vec<Box<dyn PacketSource>> = Vec::new();
+/// Open every capture interface, once per worker: `out[w][i]` is worker `w`'s ring of
+/// interface `i`. With several workers, the rings of one interface form one fanout group and
+/// share the configured ring's blocks (each gets `ring_blocks / workers`, at least 2).
+pub fn open_sources(live: &LiveSettings) -> anyhow::Result<Vec<Vec<Box<dyn PacketSource>>>> {
+    let workers = live.workers.max(1);
+    let mut out: Vec<Vec<Box<dyn PacketSource>>> = (0..workers).map(|_| Vec::new()).collect();
     for name in &live.interfaces {
-        let src: Box<dyn PacketSource> = match live.backend {
+        match live.backend {
             Backend::AfPacket => {
                 let cfg = AfPacketConfig {
                     block_size: live.ring_block_size,
-                    block_count: live.ring_blocks,
+                    block_count: (live.ring_blocks / workers).max(2),
                     block_timeout_ms: live.ring_block_timeout_ms,
                     promiscuous: live.promiscuous,
                     ignore_outgoing: true,
                 };
-                Box::new(AfPacketSource::open(name, &cfg)?)
+                let rings = blb_live::capture::fanout::open_group(name, &cfg, workers)?;
+                for (w, ring) in rings.into_iter().enumerate() {
+                    out[w].push(Box::new(ring));
+                }
             }
-            Backend::Pcap => open_pcap(live, name)?,
-        };
-        out.push(src);
+            Backend::Pcap => out[0].push(open_pcap(live, name)?),
+        }
     }
     Ok(out)
 }

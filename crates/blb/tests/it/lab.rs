@@ -25,6 +25,15 @@ use std::time::{Duration, Instant};
 use blb_pcap::CaptureReader;
 
 use crate::lab_fault::backlog_drops;
+
+/// The balancing workers of the live tests' blb: `BLB_TEST_WORKERS`, else 2.
+pub fn workers() -> usize {
+    std::env::var("BLB_TEST_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|k| *k >= 1)
+        .unwrap_or(2)
+}
 pub use crate::lab_fault::{Attempt, lab_check, replayed};
 use crate::skip;
 
@@ -272,10 +281,15 @@ impl Lab {
         p
     }
 
-    /// `blb balance` inside the namespace with `args`, started (its capture is open).
+    /// `blb balance` inside the namespace with `args`, started (its capture is open). Unless
+    /// `args` choose them, it runs [`workers`] balancing workers (libpcap: always one).
     pub fn blb(&self, args: &[&str]) -> Proc {
         let mut argv = vec![env!("CARGO_BIN_EXE_blb"), "balance"];
         argv.extend_from_slice(args);
+        let k = workers().to_string();
+        if !args.contains(&"--workers") && !args.windows(2).any(|w| w == ["--backend", "pcap"]) {
+            argv.extend_from_slice(&["--workers", &k]);
+        }
         let mut cmd = self.cmd(&argv);
         cmd.env("RUST_LOG", "info").stdout(Stdio::null());
         let p = Proc::spawn(cmd, "blb");

@@ -102,6 +102,23 @@ fn replay_whole(algorithm: &str, n: usize, inputs: &[PathBuf], extra: &[&str]) {
             "{summary:#}"
         );
         assert_eq!(live["stopped_by"], "signal");
+        // Every worker took its share of the capture, and every frame was taken once.
+        let k = match extra.iter().position(|a| *a == "--workers") {
+            Some(i) => extra[i + 1].parse().expect("--workers K"),
+            None => crate::lab::workers(),
+        };
+        let took: Vec<u64> = live["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .map(|w| w.as_u64().expect("a count"))
+            .collect();
+        assert_eq!(took.len(), k, "{summary:#}");
+        assert_eq!(took.iter().sum::<u64>(), sent, "{summary:#}");
+        assert!(
+            took.iter().all(|n| *n > 0),
+            "a worker took nothing: {took:?}"
+        );
         let total: usize = out.iter().map(Vec::len).sum();
         assert_eq!(
             total as u64,
@@ -177,6 +194,21 @@ fn blb_delivers_the_shared_captures_and_a_scenario_whole() {
         &inputs,
         &["--capacity", "2000000", "--train-flows", "50"],
     );
+}
+
+/// Three workers (three rings in one fanout group): the kernel spreads the connections over
+/// them, and both directions of every connection and every fragment of every datagram still
+/// reach one sensor, byte for byte.
+#[test]
+fn three_workers_keep_connections_and_datagrams_on_one_sensor() {
+    let Some(inputs) = playable() else { return };
+    replay_whole(
+        "blb",
+        4,
+        &inputs,
+        &["--workers", "3", "--capacity", "2000000"],
+    );
+    replay_whole("hash", 3, &inputs, &["--workers", "3"]);
 }
 
 /// The libpcap backend with a BPF filter: only the frames the filter passes are balanced,

@@ -1,0 +1,244 @@
+//! The balancing workers. Each one drains its own capture ring of every interface (one
+//! `PACKET_FANOUT_HASH` group per interface, [`blb_live::capture::fanout`]), parses each frame
+//! and hands it to the one engine they share, behind a lock taken per frame: capture, parsing
+//! and waiting run in parallel, and every decision is still made by one engine over all the
+//! traffic, so correlation, failover, fragments held for their first fragment and the
+//! sensors' loads are exactly those of one worker. The kernel keeps both directions of a
+//! connection, and every fragment of a datagram, in one ring, in wire order; frames of
+//! different rings interleave at the lock. With one worker the lock is taken once per burst.
+//!
+//! Worker 0 runs on the main thread and does everything else (commands, health checks,
+//! timers, snapshots; see `run`). The others only capture; each publishes its rings'
+//! counters on a [`Board`] for the snapshots.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use blb_live::capture::{CaptureStats, PacketSource, wait_readable};
+
+use super::metrics::CaptureSnap;
+use super::settings::LiveSettings;
+use super::{BURST, Loop, TICK};
+
+/// Lock the shared loop; a worker that panicked while holding it left it usable (each frame
+/// is taken whole or not at all), so a poisoned lock is taken anyway.
+pub(super) fn lock<'m, 'a>(shared: &'m Mutex<Loop<'a>>) -> MutexGuard<'m, Loop<'a>> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the workers publish for the snapshots, and the first fatal error of any of them.
+pub(super) struct Board {
+    interfaces: Vec<String>,
+    /// Per worker, its rings' counters, one per interface.
+    capture: Vec<Mutex<Vec<CaptureStats>>>,
+    /// Frames each worker took.
+    frames: Vec<AtomicU64>,
+    /// Set when a worker can no longer wait for frames; every worker then stops.
+    pub halt: AtomicBool,
+    fatal: Mutex<Option<anyhow::Error>>,
+}
+
+impl Board {
+    pub(super) fn new(workers: usize, interfaces: &[String]) -> Board {
+        Board {
+            interfaces: interfaces.to_vec(),
+            capture: (0..workers)
+                .map(|_| Mutex::new(vec![CaptureStats::default(); interfaces.len()]))
+                .collect(),
+            frames: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            halt: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+        }
+    }
+
+    /// Every interface's counters, summed over the workers' rings.
+    pub(super) fn capture(&self) -> Vec<CaptureSnap> {
+        let mut sum = vec![CaptureStats::default(); self.interfaces.len()];
+        for w in &self.capture {
+            let w = w.lock().unwrap_or_else(PoisonError::into_inner);
+            for (s, c) in sum.iter_mut().zip(w.iter()) {
+                s.received += c.received;
+                s.dropped += c.dropped;
+            }
+        }
+        sum.iter()
+            .zip(&self.interfaces)
+            .map(|(c, name)| CaptureSnap {
+                interface: name.clone(),
+                received: c.received,
+                dropped: c.dropped,
+            })
+            .collect()
+    }
+
+    /// Frames each worker took so far.
+    pub(super) fn frames(&self) -> Vec<u64> {
+        self.frames
+            .iter()
+            .map(|f| f.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// A worker cannot wait for frames any more: remember the first such error, stop all.
+    fn fail(&self, e: anyhow::Error) {
+        let mut f = self.fatal.lock().unwrap_or_else(PoisonError::into_inner);
+        f.get_or_insert(e);
+        self.halt.store(true, Ordering::Relaxed);
+    }
+
+    /// The error a worker stopped on, if one did.
+    pub(super) fn take_fatal(&self) -> Option<anyhow::Error> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// One worker's rings (one per capture interface, in the order of `--interface`).
+pub(super) struct Capture {
+    worker: usize,
+    sources: Vec<Box<dyn PacketSource>>,
+    pub(super) fds: Vec<RawFd>,
+    /// Per source, the error it last failed with (said once, until it works again).
+    errors: Vec<Option<String>>,
+    /// Whether other workers share the loop (then its lock is taken per frame).
+    shared: bool,
+    frames: u64,
+}
+
+impl Capture {
+    pub(super) fn new(worker: usize, sources: Vec<Box<dyn PacketSource>>, shared: bool) -> Self {
+        Capture {
+            worker,
+            fds: sources.iter().map(|s| s.raw_fd()).collect(),
+            errors: vec![None; sources.len()],
+            sources,
+            shared,
+            frames: 0,
+        }
+    }
+
+    /// The worker's number (0 runs on the main thread).
+    pub(super) fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// Drain every source once; returns the frames taken and whether any source failed. A
+    /// capture interface that goes down (a cable pulled, a flapping tap) must not stop the
+    /// balancer: its failure is said once, and the source is tried again.
+    pub(super) fn drain_all(&mut self, shared: &Mutex<Loop>) -> (usize, bool) {
+        let (mut got, mut failing) = (0, false);
+        for k in 0..self.sources.len() {
+            match self.drain(k, shared) {
+                Ok(n) => {
+                    got += n;
+                    if n > 0 && self.errors[k].take().is_some() {
+                        tracing::info!(
+                            interface = self.sources[k].name(),
+                            worker = self.worker,
+                            "capture works again"
+                        );
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    if self.errors[k].as_deref() != Some(msg.as_str()) {
+                        tracing::error!(interface = self.sources[k].name(), worker = self.worker, error = %msg, "capture failed; retrying");
+                        self.errors[k] = Some(msg);
+                    }
+                    failing = true;
+                }
+            }
+        }
+        self.frames += got as u64;
+        (got, failing)
+    }
+
+    /// Drain source `k`: parse each frame ready, then decide and queue it in the shared loop.
+    fn drain(&mut self, k: usize, shared: &Mutex<Loop>) -> anyhow::Result<usize> {
+        let src = self.sources[k].as_mut();
+        let link_type = src.link_type();
+        let (tunnels, per_frame) = (lock(shared).tunnels, self.shared);
+        let mut guard = None;
+        let n = src.drain(BURST, &mut |frame| {
+            let meta =
+                blb_wire::parse_with(tunnels, link_type, frame.ts, frame.wire_len, frame.data);
+            guard
+                .get_or_insert_with(|| lock(shared))
+                .take_frame(link_type, frame, &meta);
+            if per_frame {
+                guard = None;
+            }
+        })?;
+        guard.get_or_insert_with(|| lock(shared)).settle_drops();
+        Ok(n)
+    }
+
+    /// Publish this worker's counters on the board.
+    pub(super) fn publish(&mut self, board: &Board) {
+        let stats: Vec<CaptureStats> = self
+            .sources
+            .iter_mut()
+            .map(|s| s.stats().unwrap_or_default())
+            .collect();
+        if let Some(slot) = board.capture.get(self.worker) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        }
+        if let Some(f) = board.frames.get(self.worker) {
+            f.store(self.frames, Ordering::Relaxed);
+        }
+    }
+
+    /// A worker other than the first: capture until the board halts, then take what was
+    /// captured and publish the last counters.
+    pub(super) fn run(&mut self, shared: &Mutex<Loop>, board: &Board, live: &LiveSettings) {
+        let mut next_publish = Instant::now();
+        while !board.halt.load(Ordering::Relaxed) {
+            let (got, failing) = self.drain_all(shared);
+            if failing && got == 0 {
+                std::thread::sleep(TICK);
+            }
+            if got == 0 {
+                lock(shared).flush();
+                if let Err(e) = wait_readable(&self.fds, 20) {
+                    board.fail(anyhow::Error::new(e));
+                    break;
+                }
+            }
+            if Instant::now() >= next_publish {
+                self.publish(board);
+                next_publish = Instant::now() + TICK;
+            }
+        }
+        self.take_captured(shared, live);
+        self.publish(board);
+    }
+
+    /// Take the frames already captured: stop each capture, then drain until the kernel has
+    /// handed over the block it was filling (after the block timeout).
+    pub(super) fn take_captured(&mut self, shared: &Mutex<Loop>, live: &LiveSettings) {
+        for src in self.sources.iter_mut() {
+            if let Err(e) = src.stop() {
+                tracing::warn!(interface = src.name(), error = %e, "cannot stop the capture");
+            }
+        }
+        let settle = Duration::from_millis(u64::from(live.ring_block_timeout_ms) * 2 + 50)
+            .min(Duration::from_secs(2));
+        let until = Instant::now() + settle;
+        let hard_stop = until + Duration::from_secs(1);
+        loop {
+            let (got, _) = self.drain_all(shared);
+            let now = Instant::now();
+            if (now >= until && got == 0) || now >= hard_stop {
+                break;
+            }
+            if got == 0 {
+                let _ = wait_readable(&self.fds, 10);
+            }
+        }
+        lock(shared).flush();
+    }
+}

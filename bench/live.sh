@@ -13,6 +13,10 @@
 #   sudo bench/live.sh
 #   ALGOS="hash blb" SIZES="64 1024" RATES="50000 100000 200000" SENSORS=4 bench/live.sh
 #   SEARCH=0 REPEAT=5 RATES=100000 bench/live.sh       # CPU per packet only
+# SINK=dummy makes the sensor interfaces dummy devices (the kernel frees each frame at once)
+# instead of veth pairs, whose peer's receive runs in blb's delivery threads: blb's own cost
+# without the receiving side. WORKERS ("1 2") lists the balancing workers (--workers) each algorithm runs with; rows are
+# labelled ALGO/K, and the balancing threads (main and blb-worker-*) are summed as main_ns.
 # FRAMES is the size of each tcpreplay capture (trafgen sends one packet per flow round robin);
 # a step lasts STEP_SECONDS (5) at the rate asked (at least 20 000 frames). Other settings:
 # FLOWS (2000), START_PPS (20000), FACTOR (1.5), MAX_PPS (2000000), BISECT (2 bisection
@@ -27,6 +31,8 @@ cd "$(dirname "$0")/.."
 FRAMES=${FRAMES:-200000}
 SENSORS=${SENSORS:-4}
 ALGOS=${ALGOS:-"hash blb"}
+WORKERS=${WORKERS:-"1 2"}
+SINK=${SINK:-veth}
 SIZES=${SIZES:-"64 1024"}
 FLOWS=${FLOWS:-2000}
 START_PPS=${START_PPS:-20000}
@@ -52,6 +58,7 @@ REACH=0.95
 die() { echo "live.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, AF_PACKET)"
 case "$GEN" in trafgen | tcpreplay) ;; *) die "GEN must be trafgen or tcpreplay, not '$GEN'" ;; esac
+case "$SINK" in veth | dummy) ;; *) die "SINK must be veth or dummy, not '$SINK'" ;; esac
 for t in ip "$GEN" python3; do
   command -v "$t" >/dev/null || die "$t is needed (apt-get install iproute2 netsniff-ng tcpreplay python3)"
 done
@@ -76,6 +83,13 @@ done
 for a in $ALGOS; do
   case "$a" in single | round-robin | hash | blb) ;; *) die "unknown algorithm '$a'" ;; esac
 done
+COMBOS=""
+for a in $ALGOS; do
+  for w in $WORKERS; do
+    [[ $w =~ ^[0-9]+$ ]] && [ "$w" -ge 1 ] && [ "$w" -le 64 ] || die "WORKERS are 1 to 64, not '$w'"
+    COMBOS+="$a/$w "
+  done
+done
 if [ "$GEN" = trafgen ]; then
   GEN_HOW="trafgen -P 1 -b RATEpps (one process, pinned by trafgen to CPU 0; sendto(2) per
 frame at the rate asked; one configured packet per flow, sent round robin)"
@@ -86,7 +100,7 @@ fi
 cat <<EOF
 == blb live benchmark ==
 What: 'blb balance -i in0' forwarding from veth in0 to $SENSORS sensor veths, per algorithm
-($ALGOS) and frame size ($SIZES bytes, the frame as captured, without FCS); $FLOWS UDP flows.
+and workers ($COMBOS) and frame size ($SIZES bytes, the frame as captured, without FCS); $FLOWS UDP flows.
 Generator: $GEN_HOW, into in0's peer in0p.
 CPU per forwarded packet (RATES: ${RATES:-none}; $REPEAT runs each): blb starts, then the
 generator runs ${STEP_SECONDS} s at the rate; the CPU time (user + system) of every thread of
@@ -161,21 +175,28 @@ veth in0 in0p
 CFG="$WORK/blb.toml"
 : >"$CFG"
 for ((i = 0; i < SENSORS; i++)); do
-  veth "s$i" "s${i}p"
+  if [ "$SINK" = dummy ]; then
+    inns ip link add "s$i" type dummy
+    inns ip link set "s$i" mtu 9000 up
+  else
+    veth "s$i" "s${i}p"
+  fi
   printf '[[sensor]]\ninterface = "s%d"\n' "$i" >>"$CFG"
 done
-echo "namespace: $NS (in0/in0p, s0/s0p .. s$((SENSORS - 1))/s$((SENSORS - 1))p, mtu 9000)"
+echo "namespace: $NS (in0/in0p, sensors s0 .. s$((SENSORS - 1)): $SINK, mtu 9000)"
 
-# Counters read in one go: in0 rx, sum of rx on s*p, sum of tx drops on s* (veth drops).
+# Counters read in one go: in0 rx, sum of rx on s*p (dummy sensors: tx on s*), sum of tx
+# drops on s* (veth drops).
 counters() {
-  local files="/sys/class/net/in0/statistics/rx_packets"
+  local files="/sys/class/net/in0/statistics/rx_packets" got=rx_packets peer=p
+  [ "$SINK" = dummy ] && got=tx_packets peer=""
   for ((i = 0; i < SENSORS; i++)); do
-    files+=" /sys/class/net/s${i}p/statistics/rx_packets /sys/class/net/s$i/statistics/tx_dropped"
+    files+=" /sys/class/net/s${i}$peer/statistics/$got /sys/class/net/s$i/statistics/tx_dropped"
   done
   # shellcheck disable=SC2086
   inns grep -H . $files | awk -F: '
     /\/in0\// { in0 = $2 }
-    /p\/statistics\/rx_packets/ { rx += $2 }
+    /p\/statistics\/rx_packets/ || /tx_packets/ { rx += $2 }
     /tx_dropped/ { vd += $2 }
     END { print in0 + 0, rx + 0, vd + 0 }'
 }
@@ -227,12 +248,12 @@ threads() { # PID
 }
 
 # CPU between two `threads` snapshots: "total main sensors other" in ns, then "user system"
-# in ticks. The main (balancing) thread's id is blb's pid; the sensors' delivery threads carry
+# in ticks. The balancing threads are blb's pid and the other workers (blb-worker-K); the sensors' delivery threads carry
 # the sensors' names (sensor-K).
 cpu_delta() { # PID BEFORE AFTER
   awk -v pid="$1" 'NR == FNR { u[$1] = $3; s[$1] = $4; r[$1] = $5; next }
     { t = $5 - r[$1]; tot += t; us += $3 - u[$1]; sy += $4 - s[$1]
-      if ($1 == pid) main += t; else if ($2 ~ /^sensor-/) sen += t; else oth += t }
+      if ($1 == pid || $2 ~ /^blb-worker/) main += t; else if ($2 ~ /^sensor-/) sen += t; else oth += t }
     # %.0f, not %d: mawk clamps %d at 2^31 - 1, and a step easily takes more than 2.1 s of CPU.
     END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", tot, main, sen, oth, us, sy }' "$2" "$3"
 }
@@ -288,8 +309,8 @@ generate() { # SIZE PPS
 # sent), CPU (blb's CPU use from the generator's start to SETTLE after it, in % of one core),
 # and CPU_NS, MAIN_NS, SENSORS_NS (CPU ns per forwarded frame: all threads, the balancing
 # thread, the delivery threads), USER_PCT (the user share of it).
-blb_step() { # ALGO SIZE PPS
-  local algo=$1 size=$2 pps=$3 err sum pid rc=0
+blb_step() { # ALGO/WORKERS SIZE PPS
+  local algo=${1%/*} workers=${1#*/} size=$2 pps=$3 err sum pid rc=0
   STEP=$((STEP + 1))
   err="$WORK/blb-$STEP.err"
   sum="$WORK/summary-$STEP.json"
@@ -297,8 +318,8 @@ blb_step() { # ALGO SIZE PPS
   local metrics=()
   [ -n "$METRICS" ] && metrics=(--metrics "$METRICS")
   # Not through inns: $! must be blb's own pid (ip netns exec execs it).
-  RUST_LOG=info ip netns exec "$NS" "$BLB" balance -i in0 -a "$algo" --config "$CFG" --summary "$sum" \
-    "${metrics[@]}" >/dev/null 2>"$err" &
+  RUST_LOG=info ip netns exec "$NS" "$BLB" balance -i in0 -a "$algo" --workers "$workers" \
+    --config "$CFG" --summary "$sum" "${metrics[@]}" >/dev/null 2>"$err" &
   pid=$!
   wait_for "$err" "live balancing started" "$pid" blb || exit 1
   sleep 0.2
@@ -352,7 +373,7 @@ PY
   per() { awk -v c="$1" -v n="$FORWARDED" 'BEGIN {if (n > 0) printf "%d", c / n + 0.5; else print "-"}'; }
   CPU_NS=$(per "$tot") MAIN_NS=$(per "$main") SENSORS_NS=$(per "$sen")
   USER_PCT=$(awk -v u="$us" -v s="$sy" 'BEGIN {if (u + s > 0) printf "%d", 100 * u / (u + s) + 0.5; else print "-"}')
-  printf '  %-6s %5sB  ask %8s pps  sent %8s  achieved %8s pps  blb cpu %3s%%  %5s ns/pkt (main %s, sensors %s, user %s%%)  %s  %s\n' \
+  printf '  %-8s %5sB  ask %8s pps  sent %8s  achieved %8s pps  blb cpu %3s%%  %5s ns/pkt (main %s, sensors %s, user %s%%)  %s  %s\n' \
     "$algo" "$size" "$pps" "$SENT" "$ACHIEVED" "$CPU" "$CPU_NS" "$MAIN_NS" "$SENSORS_NS" "$USER_PCT" \
     "$([ "$PASS" = 1 ] && echo PASS || echo LOSS)" "$WHY"
 }
@@ -381,7 +402,7 @@ base_step() { # SIZE PPS
   [ "$got" = "$SENT" ] || bad+=("tcpdump saw $got")
   [ "$dropped" = 0 ] || bad+=("tcpdump's kernel drops $dropped")
   if [ ${#bad[@]} = 0 ]; then PASS=1; WHY=ok; else PASS=0; WHY=$(IFS=';'; echo "${bad[*]}"); fi
-  printf '  %-6s %5sB  ask %8s pps  sent %8s  achieved %8s pps  %13s  %s  %s\n' "no-blb" "$size" \
+  printf '  %-8s %5sB  ask %8s pps  sent %8s  achieved %8s pps  %13s  %s  %s\n' "no-blb" "$size" \
     "$pps" "$SENT" "$ACHIEVED" "" "$([ "$PASS" = 1 ] && echo PASS || echo LOSS)" "$WHY"
 }
 
@@ -444,7 +465,7 @@ at_rate() { # ALGO SIZE PPS
   lo=$(printf '%s\n' "${runs[@]}" | sort -n | head -1 | cut -d' ' -f1)
   hi=$(printf '%s\n' "${runs[@]}" | sort -n | tail -1 | cut -d' ' -f1)
   read -r c m s u a f <<<"$med"
-  RATE_ROW=$(printf '%-6s %5s %8s | %8s %9s %6s/%-3s | %6s %-13s %6s %8s %5s' "$1" "$2" "$3" "$a" "$f" \
+  RATE_ROW=$(printf '%-8s %5s %8s | %8s %9s %6s/%-3s | %6s %-13s %6s %8s %5s' "$1" "$2" "$3" "$a" "$f" \
     "$passes" "$REPEAT" "$c" "($lo-$hi)" "$m" "$s" "$u%")
 }
 
@@ -459,14 +480,14 @@ for s in $SIZES; do
 done
 
 for s in $SIZES; do
-  for a in $ALGOS; do
+  for a in $COMBOS; do
     for r in $RATES; do
-      echo "-- blb -a $a, ${s}-byte frames, $r pps offered, $REPEAT runs"
+      echo "-- blb -a ${a%/*} --workers ${a#*/}, ${s}-byte frames, $r pps offered, $REPEAT runs"
       at_rate "$a" "$s" "$r"
       RATE_ROWS[$a,$s,$r]=$RATE_ROW
     done
     if [ "$SEARCH" = 1 ]; then
-      echo "-- blb -a $a, ${s}-byte frames: the highest rate with no loss"
+      echo "-- blb -a ${a%/*} --workers ${a#*/}, ${s}-byte frames: the highest rate with no loss"
       search blb_step "$a" "$s"
       RES_BEST[$a,$s]=$BEST RES_ACH[$a,$s]=$BEST_ACH RES_CPU[$a,$s]=$BEST_CPU RES_LIMIT[$a,$s]=$LIMIT
     fi
@@ -481,10 +502,10 @@ done
 echo
 echo "== results ($(nproc) cores, $SENSORS sensors, $FLOWS flows, $GEN, ${STEP_SECONDS} s steps, $(($(date +%s) - t_start)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)) =="
 if [ -n "$RATES" ]; then
-  printf '%-6s %5s %8s | %8s %9s %10s | %6s %-13s %6s %8s %5s\n' algo frame offered achieved forwarded no-loss \
+  printf '%-8s %5s %8s | %8s %9s %10s | %6s %-13s %6s %8s %5s\n' algo frame offered achieved forwarded no-loss \
     cpu_ns "(min-max)" main_ns sensors user
   for s in $SIZES; do
-    for a in $ALGOS; do
+    for a in $COMBOS; do
       for r in $RATES; do echo "${RATE_ROWS[$a,$s,$r]}"; done
     done
   done
@@ -500,7 +521,7 @@ if [ "$SEARCH" = 1 ]; then
   row() { printf '%-11s %5s | %10s %10s %7s %-15s | %10s %10s %-15s | %10s\n' "$@"; }
   row algo frame noloss_pps asked_pps blb_cpu stopped_by base_pps base_asked base_stopped gen_top
   for s in $SIZES; do
-    for a in $ALGOS; do
+    for a in $COMBOS; do
       if [ "$BASELINE" = 1 ]; then
         ba=${BASE_ACH[$s]} bb=${BASE_BEST[$s]} bl=${BASE_LIMIT[$s]}
       else

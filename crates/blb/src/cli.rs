@@ -129,6 +129,10 @@ pub struct ExperimentArgs {
     /// 192.168.0.0/16 and fc00::/7).
     #[arg(long = "home-net", value_name = "PREFIX")]
     pub home_net: Vec<String>,
+    /// Simulate K live balancing workers in front of the engine: it decides in the order K
+    /// fanout rings, drained a 10 ms block at a time, would hand it the packets (default 1).
+    #[arg(long, value_name = "K")]
+    pub workers: Option<usize>,
     /// BLB's variant and robust BLB's settings.
     #[command(flatten)]
     pub variant: VariantArgs,

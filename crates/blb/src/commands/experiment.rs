@@ -112,6 +112,15 @@ pub fn settings(a: &ExperimentArgs) -> anyhow::Result<ExperimentSettings> {
         s.load_time_constant = (t * NANOS_PER_SEC as f64) as u64;
     }
     s.tier = tier_settings(a, s.sensors)?;
+    if let Some(k) = a.workers {
+        if !(1..=blb_daemon::live::settings::MAX_WORKERS).contains(&k) {
+            return Err(usage(format!(
+                "--workers must be between 1 and {}, not {k}",
+                blb_daemon::live::settings::MAX_WORKERS
+            )));
+        }
+        s.workers = k;
+    }
     s.blb
         .validate(s.sensors)
         .map_err(|e| names::core_error(&e, |n| names::experiment_setting(n, a)))?;

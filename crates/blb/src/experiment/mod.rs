@@ -9,6 +9,7 @@ pub mod suite;
 mod suite_figure;
 mod suite_report;
 pub mod tier;
+pub mod workers;
 
 pub use report::{AlgorithmResult, Report};
 
@@ -19,6 +20,7 @@ use blb_core::balancer::{Balancer, HashBalancer, HashKey, HashMode, RoundRobin, 
 use blb_core::blb::{BlbBalancer, BlbConfig, DistanceConfig, Variant, sample_evenly};
 use blb_core::flow_key::{FlowKey, KeyOptions};
 use blb_core::packet::{Addr, NANOS_PER_SEC, Nanos, PacketMeta};
+use blb_core::sensor::SensorSet;
 use blb_core::{Engine, EngineConfig};
 use blb_detect::{AddressDb, AddressDbConfig, Cusum, CusumConfig, ScanConfig, ScanDetector};
 use blb_gen::{GenOptions, Scenario};
@@ -74,6 +76,9 @@ pub struct ExperimentSettings {
     pub scan: ScanConfig,
     /// The tier of nodes in front of the sensors (one node: none).
     pub tier: tier::TierSettings,
+    /// Live balancing workers simulated in front of each engine ([`workers`]; 1: the
+    /// capture's own order).
+    pub workers: usize,
     /// Output directory.
     pub out: PathBuf,
     /// Longest span of capture time from the attack's start to the last packet, in seconds:
@@ -105,6 +110,7 @@ impl Default for ExperimentSettings {
             cusum: CusumConfig::default(),
             scan: ScanConfig::default(),
             tier: tier::TierSettings::default(),
+            workers: 1,
             out: PathBuf::from("results"),
             max_span_secs: DEFAULT_MAX_SPAN_SECS,
         }
@@ -361,9 +367,15 @@ pub fn run_algorithm(
         .map_err(|e| crate::error::usage(e.to_string()))?;
     let mut sources: Vec<HashSet<Addr>> = vec![HashSet::new(); sensors];
     let mut attack_packets = vec![0u64; sensors];
-    for (p, &is_attack) in t.packets.iter().zip(&attack.packets) {
+    // The engines decide in the order the workers hand them the packets; the detectors see
+    // each packet at its own time.
+    let mut sent = vec![(0usize, SensorSet::default()); t.packets.len()];
+    for i in workers::arrival_order(&t.packets, s.workers, workers::BLOCK_NS) {
+        let p = &t.packets[i];
         let node = broker.node_of(p);
-        let to = engines[node].handle(p);
+        sent[i] = (node, engines[node].handle(p));
+    }
+    for ((p, &is_attack), &(node, to)) in t.packets.iter().zip(&attack.packets).zip(&sent) {
         if p.ts < t.attack_start {
             continue;
         }

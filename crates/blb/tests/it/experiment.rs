@@ -104,9 +104,21 @@ fn aggregate(r: &serde_json::Value, scenario: &str, algorithm: &str) -> serde_js
 /// seed decides: the assertions are over all runs.
 #[test]
 fn robust_blb_detects_over_many_seeds() {
+    robust_over_seeds(&[]);
+}
+
+/// The same with the engine fed in the order three live workers' fanout rings would hand it
+/// the packets (`--workers 3`): interleaving the rings costs no detection.
+#[test]
+fn robust_blb_detects_over_many_seeds_behind_three_workers() {
+    robust_over_seeds(&["--workers", "3"]);
+}
+
+fn robust_over_seeds(extra: &[&str]) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("suite");
-    let o = blb(&[
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&[
         "experiment",
         "--suite",
         "--seeds",
@@ -121,6 +133,8 @@ fn robust_blb_detects_over_many_seeds() {
         "--out",
         out.to_str().expect("utf-8"),
     ]);
+    args.rotate_left(extra.len());
+    let o = blb(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r = read_summary(&out.join("suite.json"));
     let mut within = 0;

@@ -13,9 +13,11 @@
 #   sudo bench/live.sh
 #   ALGOS="hash blb" SIZES="64 1024" RATES="50000 100000 200000" SENSORS=4 bench/live.sh
 #   SEARCH=0 REPEAT=5 RATES=100000 bench/live.sh       # CPU per packet only
-# SINK=dummy makes the sensor interfaces dummy devices (the kernel frees each frame at once)
-# instead of veth pairs, whose peer's receive runs in blb's delivery threads: blb's own cost
-# without the receiving side. WORKERS ("1 2") lists the balancing workers (--workers) each algorithm runs with; rows are
+# SINK=ifb makes the sensor interfaces ifb devices instead of veth pairs, whose peer's receive
+# runs in blb's delivery threads: ifb frees every frame that tc did not redirect to it, counting
+# it in its own rx_packets, which the step counts as delivered. That is blb's cost with
+# the transmit side only, nearer to a NIC's. QDISC_BYPASS=1 sets qdisc_bypass = true on every
+# sensor (PACKET_QDISC_BYPASS: frames go straight to the driver). WORKERS ("1 2") lists the balancing workers (--workers) each algorithm runs with; rows are
 # labelled ALGO/K, and the balancing threads (main and blb-worker-*) are summed as main_ns.
 # FRAMES is the size of each tcpreplay capture (trafgen sends one packet per flow round robin);
 # a step lasts STEP_SECONDS (5) at the rate asked (at least 20 000 frames). Other settings:
@@ -33,6 +35,7 @@ SENSORS=${SENSORS:-4}
 ALGOS=${ALGOS:-"hash blb"}
 WORKERS=${WORKERS:-"1 2"}
 SINK=${SINK:-veth}
+QDISC_BYPASS=${QDISC_BYPASS:-0}
 SIZES=${SIZES:-"64 1024"}
 FLOWS=${FLOWS:-2000}
 START_PPS=${START_PPS:-20000}
@@ -58,7 +61,7 @@ REACH=0.95
 die() { echo "live.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, AF_PACKET)"
 case "$GEN" in trafgen | tcpreplay) ;; *) die "GEN must be trafgen or tcpreplay, not '$GEN'" ;; esac
-case "$SINK" in veth | dummy) ;; *) die "SINK must be veth or dummy, not '$SINK'" ;; esac
+case "$SINK" in veth | ifb) ;; *) die "SINK must be veth or ifb, not '$SINK'" ;; esac
 for t in ip "$GEN" python3; do
   command -v "$t" >/dev/null || die "$t is needed (apt-get install iproute2 netsniff-ng tcpreplay python3)"
 done
@@ -175,28 +178,32 @@ veth in0 in0p
 CFG="$WORK/blb.toml"
 : >"$CFG"
 for ((i = 0; i < SENSORS; i++)); do
-  if [ "$SINK" = dummy ]; then
-    inns ip link add "s$i" type dummy
+  if [ "$SINK" = ifb ]; then
+    inns ip link add "s$i" type ifb
     inns ip link set "s$i" mtu 9000 up
   else
     veth "s$i" "s${i}p"
   fi
   printf '[[sensor]]\ninterface = "s%d"\n' "$i" >>"$CFG"
+  if [ "$QDISC_BYPASS" = 1 ]; then echo "qdisc_bypass = true" >>"$CFG"; fi
 done
 echo "namespace: $NS (in0/in0p, sensors s0 .. s$((SENSORS - 1)): $SINK, mtu 9000)"
 
-# Counters read in one go: in0 rx, sum of rx on s*p (dummy sensors: tx on s*), sum of tx
-# drops on s* (veth drops).
+# Counters read in one go: in0 rx, sum of rx on s*p, sum of tx drops on s* (veth drops).
+# With ifb sensors: in0 rx, the frames each ifb freed (its rx_packets), 0.
 counters() {
-  local files="/sys/class/net/in0/statistics/rx_packets" got=rx_packets peer=p
-  [ "$SINK" = dummy ] && got=tx_packets peer=""
+  local files="/sys/class/net/in0/statistics/rx_packets"
   for ((i = 0; i < SENSORS; i++)); do
-    files+=" /sys/class/net/s${i}$peer/statistics/$got /sys/class/net/s$i/statistics/tx_dropped"
+    if [ "$SINK" = ifb ]; then
+      files+=" /sys/class/net/s$i/statistics/rx_packets"
+    else
+      files+=" /sys/class/net/s${i}p/statistics/rx_packets /sys/class/net/s$i/statistics/tx_dropped"
+    fi
   done
   # shellcheck disable=SC2086
   inns grep -H . $files | awk -F: '
     /\/in0\// { in0 = $2 }
-    /p\/statistics\/rx_packets/ || /tx_packets/ { rx += $2 }
+    /\/s[0-9]+p?\/statistics\/rx_packets/ { rx += $2 }
     /tx_dropped/ { vd += $2 }
     END { print in0 + 0, rx + 0, vd + 0 }'
 }

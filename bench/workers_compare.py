@@ -22,6 +22,12 @@ def load(path):
     return rows
 
 
+def num(v):
+    """Seconds with their sign: +0, -0.5, +12."""
+    text = f"{v:+.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 def within_v(rs):
     secs = sum(int(r["seconds"]) for r in rs)
     over = sum(int(r["seconds_over_v"]) for r in rs)
@@ -59,7 +65,7 @@ def main(paths):
                 total[alg, "lost"] += lost
                 total[alg, "gained"] += gained
                 total[alg, "same"] += sum(1 for d in diffs if d == 0)
-                delay = (f"{statistics.median(diffs):+.0f} [{min(diffs):+.0f}, {max(diffs):+.0f}]"
+                delay = (f"{num(statistics.median(diffs))} [{num(min(diffs))}, {num(max(diffs))}]"
                          if diffs else "-")
                 share = (f"{100 * statistics.median(float(r['source_share']) for r in a):.0f} % -> "
                          f"{100 * statistics.median(float(r['source_share']) for r in b):.0f} %")

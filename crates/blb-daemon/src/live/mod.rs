@@ -85,8 +85,6 @@ struct Loop<'a> {
     last_frame_ns: u64,
     /// Each sensor's loss source, if any.
     feeds: &'a [Option<feeds::SharedStatus>],
-    /// Which headers decide a tunnelled packet's flow.
-    tunnels: blb_wire::Tunnels,
 }
 
 impl Loop<'_> {

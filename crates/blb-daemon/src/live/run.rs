@@ -43,7 +43,7 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let mut captures: Vec<Capture> = std::mem::take(&mut p.sources)
         .into_iter()
         .enumerate()
-        .map(|(w, sources)| Capture::new(w, sources, several))
+        .map(|(w, sources)| Capture::new(w, sources, several, settings.tunnels))
         .collect();
     let shared = Mutex::new(Loop {
         engine: &mut p.engine,
@@ -62,7 +62,6 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
         released: Vec::new(),
         last_frame_ns: 0,
         feeds: &p.feeds,
-        tunnels: settings.tunnels,
     });
     let deadline = live.duration.map(|d| started + d);
     let (first, others) = captures.split_at_mut(1);

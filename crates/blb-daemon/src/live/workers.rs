@@ -106,17 +106,25 @@ pub(super) struct Capture {
     errors: Vec<Option<String>>,
     /// Whether other workers share the loop (then its lock is taken per frame).
     shared: bool,
+    /// Which headers decide a tunnelled packet's flow.
+    tunnels: blb_wire::Tunnels,
     frames: u64,
 }
 
 impl Capture {
-    pub(super) fn new(worker: usize, sources: Vec<Box<dyn PacketSource>>, shared: bool) -> Self {
+    pub(super) fn new(
+        worker: usize,
+        sources: Vec<Box<dyn PacketSource>>,
+        shared: bool,
+        tunnels: blb_wire::Tunnels,
+    ) -> Self {
         Capture {
             worker,
             fds: sources.iter().map(|s| s.raw_fd()).collect(),
             errors: vec![None; sources.len()],
             sources,
             shared,
+            tunnels,
             frames: 0,
         }
     }
@@ -161,7 +169,7 @@ impl Capture {
     fn drain(&mut self, k: usize, shared: &Mutex<Loop>) -> anyhow::Result<usize> {
         let src = self.sources[k].as_mut();
         let link_type = src.link_type();
-        let (tunnels, per_frame) = (lock(shared).tunnels, self.shared);
+        let (tunnels, per_frame) = (self.tunnels, self.shared);
         let mut guard = None;
         let n = src.drain(BURST, &mut |frame| {
             let meta =

@@ -37,7 +37,7 @@ pub struct BalanceArgs {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Balancing workers, each draining its own capture ring of every interface (a
-    /// PACKET_FANOUT group); default: the cores available, at most 4 (1 with --backend pcap).
+    /// PACKET_FANOUT group); default: the cores available, at most 2 (1 with --backend pcap).
     #[arg(long, value_name = "K")]
     pub workers: Option<usize>,
     /// Number of sensors (1 to 64).

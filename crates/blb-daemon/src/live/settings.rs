@@ -323,7 +323,7 @@ impl LiveSettings {
 
 /// Most workers by default: beyond that, the one engine they share is the limit (see the
 /// README's "Several workers").
-pub const DEFAULT_MAX_WORKERS: usize = 4;
+pub const DEFAULT_MAX_WORKERS: usize = 2;
 /// Most workers accepted.
 pub const MAX_WORKERS: usize = 64;
 

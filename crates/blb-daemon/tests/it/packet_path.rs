@@ -53,6 +53,17 @@ pub fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, len: usize)
     f
 }
 
+/// Parse a captured Ethernet frame as the live workers do (outside the engine's lock).
+pub fn parse(ts: u64, data: &[u8]) -> blb_core::packet::PacketMeta {
+    blb_wire::parse_with(
+        blb_wire::Tunnels::Inner,
+        blb_wire::linktype::ETHERNET,
+        ts,
+        data.len() as u32,
+        data,
+    )
+}
+
 /// `flows` UDP flows from distinct clients to a few servers, each flow's request and reply.
 pub fn frames(flows: usize, len: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(2 * flows);
@@ -110,15 +121,15 @@ impl Path {
 
     /// One frame through parse, engine and enqueue, as the live loop's drain does.
     pub fn step(&mut self, ts: u64, data: &[u8]) {
+        let meta = parse(ts, data);
+        self.decide(ts, data, &meta);
+    }
+
+    /// Engine and enqueue for a frame parsed into `meta` (what a worker does under the lock
+    /// of the engine the workers share).
+    pub fn decide(&mut self, ts: u64, data: &[u8], meta: &blb_core::packet::PacketMeta) {
         let wire_len = data.len() as u32;
-        let meta = blb_wire::parse_with(
-            blb_wire::Tunnels::Inner,
-            blb_wire::linktype::ETHERNET,
-            ts,
-            wire_len,
-            data,
-        );
-        let decision = self.engine.handle_or_hold(&meta, 0);
+        let decision = self.engine.handle_or_hold(meta, 0);
         self.engine.released(&mut self.released);
         self.released.clear();
         if let Decision::Send(sensors) = decision {

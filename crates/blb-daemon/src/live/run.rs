@@ -13,8 +13,6 @@ use anyhow::Context;
 use blb_core::Engine;
 use blb_core::sensor::SensorId;
 use blb_live::capture::{PacketSource, wait_readable};
-
-use super::workers::{self, Board, Capture};
 use blb_live::deliver::queue::{SensorCounters, SensorQueue};
 use blb_live::http::Server;
 
@@ -22,6 +20,7 @@ use super::control::Envelope;
 use super::health::{Health, HealthConfig};
 use super::metrics::Snapshot;
 use super::settings::LiveSettings;
+use super::workers::{self, Board, Capture};
 use super::{BURST, Loop, SNAPSHOT_EVERY, TICK, feeds, summary, wall_nanos, wiring};
 use crate::pipeline::Outcome;
 use crate::pipeline::held::HeldFrames;
@@ -69,10 +68,14 @@ pub fn run(settings: &BalanceSettings) -> anyhow::Result<Outcome> {
     let (stopped_by, capture_error) = std::thread::scope(|scope| {
         for c in others.iter_mut() {
             let (shared, board) = (&shared, &board);
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("blb-worker-{}", c.worker()))
-                .spawn_scoped(scope, move || c.run(shared, board, live))
-                .context("cannot start a balancing worker")?;
+                .spawn_scoped(scope, move || c.run_guarded(shared, board, live));
+            if let Err(e) = spawned {
+                // The workers already started stop, so that the scope can end.
+                board.halt.store(true, Ordering::Relaxed);
+                return Err(anyhow::Error::new(e).context("cannot start a balancing worker"));
+            }
         }
         let out = balance(main, &shared, &p.rx, &p.snapshot, &board, &stop, deadline);
         tracing::info!(stopped_by = out.0, "live balancing stopping");

@@ -254,6 +254,20 @@ impl Capture {
         }
     }
 
+    /// [`run`](Self::run), and should it panic, the board says so and every worker stops:
+    /// the run ends with a summary and an error naming the worker, not with a crash.
+    pub(super) fn run_guarded(&mut self, shared: &Mutex<Loop>, board: &Board, live: &LiveSettings) {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(shared, board, live)
+        }));
+        if ran.is_err() {
+            board.fail(anyhow::anyhow!(
+                "balancing worker {} failed (a panic)",
+                self.worker
+            ));
+        }
+    }
+
     /// A worker other than the first: capture until the board halts, then take what was
     /// captured and publish the last counters.
     pub(super) fn run(&mut self, shared: &Mutex<Loop>, board: &Board, live: &LiveSettings) {

@@ -29,12 +29,7 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, frag: u16, l4: &[u8]) ->
     ip[6..8].copy_from_slice(&frag.to_be_bytes());
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
-    let sum: u32 = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    set_ipv4_checksum(&mut ip);
     ip.extend_from_slice(l4);
     ip
 }

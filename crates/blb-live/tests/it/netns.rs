@@ -158,12 +158,7 @@ pub(crate) fn frame(
         0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
     ];
     ip[2..4].copy_from_slice(&total.to_be_bytes());
-    let sum: u32 = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    set_ipv4_checksum(&mut ip);
     f.extend_from_slice(&ip);
     f.extend_from_slice(&40000u16.to_be_bytes());
     f.extend_from_slice(&dport.to_be_bytes());
@@ -175,6 +170,16 @@ pub(crate) fn frame(
     }
     f.extend((0..payload).map(|i| seed.wrapping_add(i as u8)));
     f
+}
+
+/// Write the checksum of a 20-byte IPv4 header (whose checksum field is zero) into it.
+pub(crate) fn set_ipv4_checksum(ip: &mut [u8]) {
+    let sum: u32 = ip[..20]
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
 pub(crate) fn now_ns() -> u64 {

@@ -64,7 +64,7 @@ fn ports(sport: u16, dport: u16, seq: u8, payload: usize) -> Vec<u8> {
 }
 
 /// Connections (IPv4 UDP, some VLAN-tagged, and IPv6), 3 packets each way, and fragmented
-/// datagrams (3 fragments, from both ends), interleaved.
+/// IPv4 and IPv6 datagrams (3 fragments, from both ends), interleaved.
 fn traffic() -> Vec<Sent> {
     let mut out = Vec::new();
     for c in 0..120u16 {
@@ -115,6 +115,33 @@ fn traffic() -> Vec<Sent> {
             let frag = offset | if more { 0x2000 } else { 0 };
             out.push(Sent {
                 bytes: ethernet(None, 0x0800, &ipv4(src, dst, UDP, 1000 + d, frag, &body)),
+                group,
+            });
+        }
+    }
+    // IPv6 datagrams in three fragments (a fragment header, next header UDP), both ways.
+    for d in 0..40u16 {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[15] = d as u8;
+        let mut b = a;
+        b[13] = 9;
+        let (src, dst) = if d % 2 == 0 { (a, b) } else { (b, a) };
+        let group = (IpAddr::from(src), IpAddr::from(dst), 44, 0, 2000 + d);
+        let first = ports(8000 + d, 9000, d as u8, 16);
+        for (offset, more, body) in [
+            (0u16, true, first),
+            (3, true, vec![3; 24]),
+            (6, false, vec![4; 8]),
+        ] {
+            let mut frag = vec![UDP, 0];
+            frag.extend_from_slice(&((offset << 3) | u16::from(more)).to_be_bytes());
+            frag.extend_from_slice(&u32::from(2000 + d).to_be_bytes());
+            frag.extend_from_slice(&body);
+            let mut ip = ipv6(src, dst, &frag);
+            ip[6] = 44;
+            out.push(Sent {
+                bytes: ethernet(None, 0x86dd, &ip),
                 group,
             });
         }

@@ -321,14 +321,12 @@ fn balance(
             looped.push_released();
             next_tick = now + TICK;
         }
-        let changed = workers::lock(shared).changed;
-        if now >= next_snapshot || changed {
+        let mut looped = workers::lock(shared);
+        if now >= next_snapshot || looped.changed {
+            looped.changed = false;
             main.publish(board);
-            let snap = {
-                let mut looped = workers::lock(shared);
-                looped.changed = false;
-                looped.snapshot(board.capture(), board.frames())
-            };
+            let snap = looped.snapshot(board.capture(), board.frames());
+            drop(looped);
             if let Ok(mut s) = snapshot.lock() {
                 *s = snap;
             }
